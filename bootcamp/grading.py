@@ -1,0 +1,53 @@
+"""A grade: collect once, then judge every step in one pytest run of the lab's graders."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import datetime, timezone
+
+import pytest
+
+from bootcamp.collect import collect
+from bootcamp.inventory import Inventory
+from bootcamp.labmodel import Lab
+from bootcamp.results import GradeResult, StepResult
+from bootcamp.targets import Target
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def grade(lab: Lab, target: Target, home, lang: str = "en") -> tuple[GradeResult, Inventory]:
+    target.check_ready(list(lab.services))
+    started = now()
+    inventory = collect(lab, target, home)
+    [steps] = judge(lab, {inventory.meta["account"]: inventory}, lang).values()
+    result = GradeResult(lab=lab.id, title=lab.title(lang), target=target.name,
+                         account=inventory.meta["account"], region=inventory.meta["region"],
+                         started=started, finished=now(), steps=steps)
+    return result, inventory
+
+
+def regrade(lab: Lab, inventory: Inventory, lang: str = "en") -> GradeResult:
+    """Judge a saved inventory again, offline."""
+    started = now()
+    [steps] = judge(lab, {inventory.meta.get("account", "snapshot"): inventory}, lang).values()
+    return GradeResult(lab=lab.id, title=lab.title(lang), target=inventory.meta.get("target", ""),
+                       account=inventory.meta.get("account", ""), region=inventory.meta.get("region", ""),
+                       started=started, finished=now(), steps=steps)
+
+
+def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en") -> dict[str, list[StepResult]]:
+    """Run the lab's graders once over every subject's inventory; results per subject, in step order."""
+    from graders.plugin import Judgement
+
+    judgement = Judgement(lab, inventories, lang)
+    args = [str(lab.grader_file), "-p", "no:cacheprovider", "-p", "no:terminal",
+            "-o", "addopts=", "--rootdir", str(lab.grader_file.parent)]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = pytest.main(args, plugins=[judgement])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise RuntimeError(f"the lab {lab.id} graders did not run (pytest exit {code}): {out.getvalue()[-500:]}")
+    return judgement.results()

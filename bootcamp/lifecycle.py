@@ -1,0 +1,102 @@
+"""A lab's life: start, solve and clean change the account; verify proves the lab end to end."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bootcamp import grading
+from bootcamp.errors import BootcampError
+from bootcamp.labmodel import Lab
+from bootcamp.provision import Context
+from bootcamp.results import PASS, GradeResult
+from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from bootcamp.targets import Target, make_target
+
+ACTIONS = ("start", "solve", "clean")
+
+
+def prepare(settings: Settings, lab: Lab, log: Callable[[str], None] = print, changes: bool = True) -> Target:
+    """The target, made ready for this lab: the sandbox is started when it is down."""
+    target = make_target(settings)
+    if target.name == "embedded" and changes:
+        before = control.status(settings)
+        if before.state == "died":
+            log(f"note: {before.line()}")
+        if before.state != "running":
+            log(control.up(settings).line())
+    target.check_ready(list(lab.services))
+    return target
+
+
+def provision(action: str, lab: Lab, target: Target, settings: Settings,
+              log: Callable[[str], None] = print) -> Context:
+    if action not in ACTIONS:
+        raise BootcampError(f"unknown action '{action}': use one of {', '.join(ACTIONS)}")
+    if action in ("start", "solve"):
+        target.confirm_changes(f"lab {lab.id} ({lab.title()})")
+    ctx = Context(lab=lab, target=target, owner=settings.owner, home=settings.home, log=log)
+    getattr(lab.provision, action)(ctx)
+    return ctx
+
+
+@dataclass
+class Verification:
+    lab: str
+    target: str
+    account: str
+    problems: list[str] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    grades: list[GradeResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(lab: Lab, settings: Settings, log: Callable[[str], None] = print) -> Verification:
+    """start -> grade (nothing passes) -> solve -> grade (all pass) -> clean (nothing left).
+
+    On the sandbox it runs in a fresh account of its own, so a learner's work is untouched.
+    """
+    if settings.target == "embedded":
+        settings = settings.but(sandbox_account=f"9{random.randrange(10**10, 10**11):011d}")
+    target = prepare(settings, lab, log)
+    ctx = Context(lab=lab, target=target, owner=settings.owner, home=settings.home, log=log)
+    existing = lab.provision.leftovers(ctx)
+    if existing:
+        raise BootcampError(
+            f"lab {lab.id} already has resources in account {target.account_id} "
+            f"({', '.join(existing[:3])}): run `invoke lab.clean {lab.id}` first, or verify elsewhere")
+    result = Verification(lab.id, target.name, target.account_id)
+
+    def phase(name: str) -> None:
+        result.phases.append(name)
+        log(f"verify: {name}")
+
+    phase("start")
+    provision("start", lab, target, settings, log)
+    phase("grade before solving")
+    before, _ = grading.grade(lab, target, settings.home, settings.lang)
+    result.grades.append(before)
+    for step in before.steps:
+        if step.status == PASS:
+            result.problems.append(f"step {step.id} passes before the learner did anything")
+        elif not step.hint:
+            result.problems.append(f"step {step.id} fails without a hint ({step.status}: {step.message})")
+    phase("solve")
+    provision("solve", lab, target, settings, log)
+    phase("grade after solving")
+    after, _ = grading.grade(lab, target, settings.home, settings.lang)
+    result.grades.append(after)
+    for step in after.steps:
+        if step.status != PASS:
+            result.problems.append(f"step {step.id} is {step.status} after solve: {step.message}")
+    phase("clean")
+    provision("clean", lab, target, settings, log)
+    left = lab.provision.leftovers(ctx)
+    if left:
+        result.problems.append(f"clean left {', '.join(left)}")
+    return result

@@ -1,0 +1,46 @@
+"""A grade's results and their documented JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
+SCHEMA = "aws-bootcamp-labs/grade/v1"
+
+
+@dataclass
+class StepResult:
+    id: str
+    title: str
+    status: str
+    points: int
+    max_points: int
+    message: str = ""
+    hint: str = ""
+
+
+@dataclass
+class GradeResult:
+    lab: str
+    title: str
+    target: str
+    account: str
+    region: str
+    started: str
+    finished: str
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> int:
+        return sum(s.points for s in self.steps)
+
+    @property
+    def max_score(self) -> int:
+        return sum(s.max_points for s in self.steps)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.steps) and all(s.status == PASS for s in self.steps)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, **asdict(self), "score": self.score, "max_score": self.max_score}

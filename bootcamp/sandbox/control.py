@@ -1,0 +1,176 @@
+"""Start, stop and inspect the embedded sandbox, a background process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootcamp.errors import SandboxError
+from bootcamp.sandbox import SERVICE_NAME
+from bootcamp.settings import Settings
+
+HOST = "127.0.0.1"
+SECRET = "sandbox"  # the sandbox checks no root secret; this only fills the variable
+
+
+@dataclass
+class Status:
+    state: str  # "running", "down", "died", "foreign"
+    port: int
+    pid: int | None = None
+    log: Path | None = None
+
+    def line(self) -> str:
+        where = f"http://{HOST}:{self.port}"
+        if self.state == "running":
+            return f"sandbox running at {where} (pid {self.pid})"
+        if self.state == "died":
+            return (f"the sandbox (pid {self.pid}) at {where} has stopped; everything in it is "
+                    f"lost (log: {self.log}): run `invoke sandbox.up`, then `invoke lab.start N` again")
+        if self.state == "foreign":
+            return (f"port {self.port} is in use by another program, not the sandbox: stop it, or "
+                    "pick another port with --port or BOOTCAMP_SANDBOX_PORT")
+        return f"sandbox is down (port {self.port}): run `invoke sandbox.up`"
+
+
+def endpoint(settings: Settings) -> str:
+    return f"http://{HOST}:{settings.sandbox_port}"
+
+
+def _files(settings: Settings) -> tuple[Path, Path]:
+    base = settings.home / "sandbox"
+    return base / f"{settings.sandbox_port}.pid", base / f"{settings.sandbox_port}.log"
+
+
+def _health(port: int, timeout: float = 1.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/_bootcamp/health", timeout=timeout) as r:
+            body = json.loads(r.read())
+            return body if body.get("service") == SERVICE_NAME else {}
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status(settings: Settings) -> Status:
+    pidfile, log = _files(settings)
+    port = settings.sandbox_port
+    health = _health(port)
+    if health:
+        return Status("running", port, health.get("pid"), log)
+    if health is not None or _port_taken(port):
+        return Status("foreign", port)
+    if pidfile.exists():
+        pid = int(pidfile.read_text().strip() or 0)
+        return Status("died", port, pid, log)
+    return Status("down", port)
+
+
+def up(settings: Settings, wait: float = 30.0) -> Status:
+    """Start the sandbox unless it already runs; return its status."""
+    current = status(settings)
+    if current.state in ("running", "foreign"):
+        if current.state == "foreign":
+            raise SandboxError(current.line())
+        return current
+    pidfile, log = _files(settings)
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
+             "--port", str(settings.sandbox_port)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    pidfile.write_text(str(proc.pid))
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if _health(settings.sandbox_port):
+            return Status("running", settings.sandbox_port, proc.pid, log)
+        if proc.poll() is not None:
+            pidfile.unlink(missing_ok=True)
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise SandboxError(f"the sandbox did not start: {tail[0]} (log: {log})")
+        time.sleep(0.1)
+    raise SandboxError(f"the sandbox did not answer within {wait:.0f} s (log: {log})")
+
+
+def down(settings: Settings) -> str:
+    pidfile, _ = _files(settings)
+    current = status(settings)
+    if current.state == "foreign":
+        raise SandboxError(current.line())
+    pid = current.pid or (int(pidfile.read_text()) if pidfile.exists() else None)
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    return f"sandbox stopped (port {settings.sandbox_port})" if pid else "sandbox was not running"
+
+
+def reset(settings: Settings) -> str:
+    require_running(settings)
+    req = urllib.request.Request(f"{endpoint(settings)}/moto-api/reset", method="POST")
+    urllib.request.urlopen(req, timeout=30).read()
+    return "sandbox reset: every account in it is empty"
+
+
+def require_running(settings: Settings) -> Status:
+    current = status(settings)
+    if current.state != "running":
+        raise SandboxError(current.line())
+    return current
+
+
+def stats(settings: Settings) -> dict:
+    with urllib.request.urlopen(f"{endpoint(settings)}/_bootcamp/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def inject_throttling(settings: Settings, requests: int) -> None:
+    """Make the next `requests` AWS calls to the sandbox answer with a throttling error."""
+    req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
+                                 data=json.dumps({"throttle": requests}).encode())
+    urllib.request.urlopen(req, timeout=5).read()
+
+
+def env_exports(settings: Settings, region: str) -> str:
+    """Shell lines that point the AWS CLI and boto3 at the sandbox."""
+    lines = [
+        "unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN",
+        f"export AWS_ENDPOINT_URL={endpoint(settings)}",
+        f"export AWS_ACCESS_KEY_ID={settings.sandbox_account}",
+        f"export AWS_SECRET_ACCESS_KEY={SECRET}",
+        f"export AWS_DEFAULT_REGION={region}",
+        f"export AWS_REGION={region}",
+        "export BOOTCAMP_TARGET=embedded",
+    ]
+    return "\n".join(lines)

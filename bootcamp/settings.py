@@ -1,0 +1,90 @@
+"""Settings from the environment, overridden by task options."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+TARGETS = ("embedded", "localstack", "aws")
+DEFAULT_PORT = 4599
+DEFAULT_REGION = "us-west-2"
+DEFAULT_SANDBOX_ACCOUNT = "123456789012"
+LANGS = ("en", "ko")
+
+
+def _default_owner() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name in some containers
+        name = "learner"
+    return re.sub(r"[^A-Za-z0-9_.@-]", "-", name) or "learner"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where labs run and how results are shown; every field has an env variable."""
+
+    target: str = "embedded"
+    region: str | None = None
+    sandbox_port: int = DEFAULT_PORT
+    sandbox_account: str = DEFAULT_SANDBOX_ACCOUNT
+    profile: str | None = None
+    lang: str = "en"
+    owner: str = field(default_factory=_default_owner)
+    home: Path = field(default_factory=lambda: Path.home() / ".aws-bootcamp")
+    assume_yes: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict = {}
+        if "BOOTCAMP_TARGET" in env:
+            values["target"] = env["BOOTCAMP_TARGET"]
+        if "BOOTCAMP_REGION" in env:
+            values["region"] = env["BOOTCAMP_REGION"]
+        if "BOOTCAMP_SANDBOX_PORT" in env:
+            values["sandbox_port"] = _port(env["BOOTCAMP_SANDBOX_PORT"])
+        if "BOOTCAMP_SANDBOX_ACCOUNT" in env:
+            values["sandbox_account"] = env["BOOTCAMP_SANDBOX_ACCOUNT"]
+        if "BOOTCAMP_LANG" in env:
+            values["lang"] = env["BOOTCAMP_LANG"]
+        if "BOOTCAMP_OWNER" in env:
+            values["owner"] = env["BOOTCAMP_OWNER"]
+        if "BOOTCAMP_HOME" in env:
+            values["home"] = Path(env["BOOTCAMP_HOME"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "sandbox_port" in values:
+            values["sandbox_port"] = _port(values["sandbox_port"])
+        return cls(**values).checked()
+
+    def checked(self) -> "Settings":
+        from bootcamp.errors import BootcampError, UnknownTarget
+
+        if self.target not in TARGETS:
+            raise UnknownTarget(
+                f"unknown target '{self.target}': use one of {', '.join(TARGETS)} "
+                "(--target or BOOTCAMP_TARGET)")
+        if self.lang not in LANGS:
+            raise BootcampError(f"unknown language '{self.lang}': use one of {', '.join(LANGS)}")
+        if not re.fullmatch(r"\d{12}", self.sandbox_account):
+            raise BootcampError(
+                f"sandbox account '{self.sandbox_account}' is not a 12-digit account id")
+        return self
+
+    def but(self, **changes) -> "Settings":
+        return replace(self, **changes).checked()
+
+
+def _port(value) -> int:
+    from bootcamp.errors import BootcampError
+
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 < port < 65536:
+        raise BootcampError(f"sandbox port '{value}' is not a TCP port number (1-65535)")
+    return port

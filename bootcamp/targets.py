@@ -1,0 +1,215 @@
+"""Where a lab runs: the embedded sandbox, LocalStack, or a real AWS account."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from functools import cached_property
+
+import boto3
+import botocore.exceptions as bx
+from botocore.config import Config
+
+from bootcamp import readonly
+from bootcamp.errors import BootcampError, CredentialsError, Declined, TargetUnavailable, explain
+from bootcamp.sandbox import control
+from bootcamp.settings import DEFAULT_REGION, Settings
+
+RETRIES = {"mode": "standard", "max_attempts": 5}
+FREE_TIER_TYPES = {"t2.micro", "t3.micro"}
+
+# What LocalStack's free edition lacks, and what a learner can use instead.
+LOCALSTACK_MISSING = {
+    "elbv2": "Elastic Load Balancing v2",
+    "autoscaling": "EC2 Auto Scaling",
+    "cloudfront": "CloudFront",
+}
+INSTEAD = "use --target embedded (the default sandbox) or --target aws"
+
+
+class Target:
+    """A place AWS calls go: names an account, makes clients, says what it cannot serve."""
+
+    name = ""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._clients: dict[tuple[str, bool], object] = {}
+
+    @property
+    def region(self) -> str:
+        return self.settings.region or DEFAULT_REGION
+
+    def session(self) -> boto3.Session:
+        raise NotImplementedError
+
+    def endpoint(self, service: str) -> str | None:
+        return None
+
+    def client(self, service: str, readonly_guard: bool = False):
+        """A client with standard retries; with readonly_guard it refuses every write."""
+        key = (service, readonly_guard)
+        if key not in self._clients:
+            config = Config(retries=RETRIES, connect_timeout=5, read_timeout=60,
+                            user_agent_extra="aws-bootcamp-labs")
+            client = self.session().client(service, region_name=self.region,
+                                           endpoint_url=self.endpoint(service), config=config)
+            if readonly_guard:
+                readonly.guard(client)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def client_as(self, service: str, access_key: str, secret_key: str, readonly_guard: bool = True):
+        """A client signed by other credentials (an IAM user's), never cached."""
+        session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                region_name=self.region)
+        client = session.client(service, endpoint_url=self.endpoint(service),
+                                config=Config(retries=RETRIES, connect_timeout=5))
+        if readonly_guard:
+            readonly.guard(client)
+        return client
+
+    @cached_property
+    def account_id(self) -> str:
+        return self.client("sts").get_caller_identity()["Account"]
+
+    def check_ready(self, services: list[str]) -> None:
+        """Raise one clear line when this target cannot serve a service the lab needs."""
+        try:
+            self.account_id
+        except (bx.BotoCoreError, bx.ClientError) as exc:
+            raise TargetUnavailable(explain(exc, self.name) or f"{self.name}: {exc}") from None
+
+    def confirm_changes(self, lab_title: str) -> None:
+        """Ask before changing something that costs money; nothing to ask by default."""
+
+    def check_instance_type(self, instance_type: str) -> None:
+        """Refuse sizes a lab must not create on this target."""
+
+    def describe(self) -> str:
+        return f"{self.name} (region {self.region})"
+
+
+class EmbeddedTarget(Target):
+    name = "embedded"
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(aws_access_key_id=self.settings.sandbox_account,
+                             aws_secret_access_key=control.SECRET, region_name=self.region)
+
+    def endpoint(self, service: str) -> str:
+        return control.endpoint(self.settings)
+
+    @property
+    def account_id(self) -> str:
+        return self.settings.sandbox_account
+
+    def check_ready(self, services: list[str]) -> None:
+        control.require_running(self.settings)
+
+    def describe(self) -> str:
+        return (f"embedded sandbox {control.endpoint(self.settings)} "
+                f"(account {self.account_id}, region {self.region})")
+
+
+class LocalStackTarget(Target):
+    name = "localstack"
+
+    def session(self):
+        from localstack_client.session import Session
+
+        return Session(region_name=self.region)
+
+    def endpoint(self, service: str) -> str:
+        from localstack_client.config import get_service_endpoint
+
+        return get_service_endpoint(service) or self.base_url
+
+    @property
+    def base_url(self) -> str:
+        host = os.environ.get("LOCALSTACK_HOST", "localhost:4566")
+        return host if "://" in host else f"http://{host}"
+
+    def health(self) -> dict:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/_localstack/health", timeout=3) as r:
+                return json.loads(r.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            raise TargetUnavailable(
+                f"LocalStack is not running at {self.base_url}: start it (`localstack start`), "
+                f"set LOCALSTACK_HOST, or {INSTEAD}") from None
+
+    def check_ready(self, services: list[str]) -> None:
+        served = self.health().get("services", {})
+        for service in services:
+            if service in LOCALSTACK_MISSING or (served and service not in served):
+                what = LOCALSTACK_MISSING.get(service, service)
+                raise TargetUnavailable(
+                    f"LocalStack here does not serve {service} ({what}; not in its free edition): {INSTEAD}")
+            if service == "dynamodb":
+                self._check_dynamodb()
+
+    def _check_dynamodb(self) -> None:
+        # Offline, LocalStack tries to download DynamoDB Local and retries for minutes.
+        client = self.session().client("dynamodb", region_name=self.region,
+                                       endpoint_url=self.endpoint("dynamodb"),
+                                       config=Config(retries={"max_attempts": 1},
+                                                     connect_timeout=3, read_timeout=5))
+        try:
+            client.list_tables(Limit=1)
+        except (bx.BotoCoreError, bx.ClientError):
+            raise TargetUnavailable(
+                "LocalStack's DynamoDB does not answer (offline it cannot fetch DynamoDB Local): "
+                + INSTEAD) from None
+
+
+class AwsTarget(Target):
+    name = "aws"
+
+    @cached_property
+    def _session(self) -> boto3.Session:
+        try:
+            return boto3.Session(profile_name=self.settings.profile, region_name=self.settings.region)
+        except bx.ProfileNotFound as exc:
+            raise CredentialsError(explain(exc)) from None
+
+    def session(self) -> boto3.Session:
+        return self._session
+
+    @property
+    def region(self) -> str:
+        return self.settings.region or self._session.region_name or DEFAULT_REGION
+
+    def check_ready(self, services: list[str]) -> None:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+        if endpoint:
+            raise TargetUnavailable(
+                f"AWS_ENDPOINT_URL is set ({endpoint}), so calls would not reach AWS: "
+                "unset it for --target aws")
+        if self._session.get_credentials() is None:
+            raise CredentialsError(explain(bx.NoCredentialsError()))
+        super().check_ready(services)
+
+    def confirm_changes(self, lab_title: str) -> None:
+        line = (f"This creates {lab_title} resources in AWS account {self.account_id}, "
+                f"region {self.region}, which may cost money.")
+        if self.settings.assume_yes:
+            return
+        if not os.isatty(0):
+            raise Declined(line + " Run again with --yes to confirm.")
+        answer = input(line + " Continue? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise Declined("nothing was created")
+
+    def check_instance_type(self, instance_type: str) -> None:
+        if instance_type not in FREE_TIER_TYPES:
+            raise BootcampError(
+                f"instance type {instance_type} is outside the free tier: labs use "
+                f"{' or '.join(sorted(FREE_TIER_TYPES))} on a real account")
+
+
+def make_target(settings: Settings) -> Target:
+    return {"embedded": EmbeddedTarget, "localstack": LocalStackTarget,
+            "aws": AwsTarget}[settings.target](settings)

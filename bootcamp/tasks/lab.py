@@ -1,0 +1,118 @@
+"""`invoke lab.*`: list, start, grade, solve, clean and verify a lab."""
+
+import json as jsonlib
+from pathlib import Path
+
+from invoke import Exit, task
+from rich.console import Console
+from rich.table import Table
+
+from bootcamp import grading, lifecycle, report
+from bootcamp.errors import BootcampError
+from bootcamp.inventory import Inventory
+from bootcamp.labmodel import all_labs, get_lab
+from bootcamp.tasks import TARGET_HELP, friendly, settings
+
+LAB = {"lab": "lab number: 1, 2, 3 or 4 (see `invoke lab.list`)"}
+
+
+def _setup(c, lab, target, region, port, profile, lang=None, yes=False):
+    s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang,
+                 assume_yes=yes or None)
+    return s, get_lab(lab)
+
+
+@task(name="list", help={"lang": TARGET_HELP["lang"]})
+@friendly
+def list_(c, lang=None):
+    """The labs, their steps and points, and which targets can run them."""
+    s = settings(c, lang=lang)
+    grid = Table(title="AWS Bootcamp Labs", title_justify="left", show_lines=True)
+    for column in ("Lab", "Title", "Steps", "Targets"):
+        grid.add_column(column)
+    for lab in all_labs().values():
+        steps = "\n".join(f"{st.id} {st.title(s.lang)} ({st.points})" for st in lab.steps)
+        targets = "\n".join(f"{name}: {'yes' if not why else 'no, ' + why}"
+                            for name, why in lab.targets().items())
+        grid.add_row(lab.id, lab.title(s.lang), f"{steps}\nmax {lab.max_points} points", targets)
+    Console().print(grid)
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes")}})
+@friendly
+def start(c, lab, target=None, region=None, port=None, profile=None, yes=False):
+    """Build what the course pre-provisions (starts the sandbox when it is down)."""
+    s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes)
+    target_ = lifecycle.prepare(s, lab_)
+    print(f"lab {lab_.id} start on {target_.describe()}")
+    ctx = lifecycle.provision("start", lab_, target_, s)
+    print(f"lab {lab_.id} is ready ({len(ctx.done)} created, the rest already there). "
+          f"Do the steps, then run `invoke lab.grade {lab_.id}`.")
+    if target_.name == "embedded":
+        print('Point the AWS CLI at the sandbox with: eval "$(invoke sandbox.env)"')
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang")},
+            "json": "also write the grade as JSON to this path",
+            "junit": "also write the grade as JUnit XML to this path",
+            "snapshot": "also save what was read (the evidence judged) as JSON to this path",
+            "from_snapshot": "judge a saved snapshot instead of reading the account"})
+@friendly
+def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
+          json=None, junit=None, snapshot=None, from_snapshot=None):
+    """Grade every step: a table with hints; exit 0 only when every step passes."""
+    s, lab_ = _setup(c, lab, target, region, port, profile, lang)
+    if from_snapshot:
+        try:
+            saved = Inventory.from_dict(jsonlib.loads(Path(from_snapshot).read_text()))
+        except (OSError, ValueError) as exc:
+            raise BootcampError(f"cannot read snapshot {from_snapshot}: {exc}") from None
+        result = grading.regrade(lab_, saved, s.lang)
+    else:
+        target_ = lifecycle.prepare(s, lab_, changes=False)
+        result, inventory = grading.grade(lab_, target_, s.home, s.lang)
+        if snapshot:
+            Path(snapshot).write_text(jsonlib.dumps(inventory.to_dict(), indent=2) + "\n")
+    report.table(result)
+    if json:
+        report.write_json(result, Path(json))
+    if junit:
+        report.write_junit([result], Path(junit))
+    if not result.passed:
+        raise Exit(code=1)
+
+
+def _provision(c, action, lab, target, region, port, profile, yes=False):
+    s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes)
+    target_ = lifecycle.prepare(s, lab_, changes=True)
+    print(f"lab {lab_.id} {action} on {target_.describe()}")
+    ctx = lifecycle.provision(action, lab_, target_, s)
+    print(f"lab {lab_.id} {action}: done ({len(ctx.done)} changes)")
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes")}})
+@friendly
+def solve(c, lab, target=None, region=None, port=None, profile=None, yes=False):
+    """Do the learner's steps the right way (for instructors, demos and tests)."""
+    _provision(c, "solve", lab, target, region, port, profile, yes)
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")}})
+@friendly
+def clean(c, lab, target=None, region=None, port=None, profile=None):
+    """Delete what the lab made (found by its tags or exact names), and nothing else."""
+    _provision(c, "clean", lab, target, region, port, profile)
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang", "yes")}})
+@friendly
+def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None, yes=False):
+    """Prove a lab end to end: start, grade (fails), solve, grade (passes), clean (nothing left)."""
+    s, lab_ = _setup(c, lab, target, region, port, profile, lang, yes)
+    outcome = lifecycle.verify(lab_, s)
+    for graded in outcome.grades:
+        report.table(graded)
+    if not outcome.ok:
+        raise Exit("verify failed:\n  " + "\n  ".join(outcome.problems), code=1)
+    print(f"lab {lab_.id} verified on {outcome.target} (account {outcome.account}): "
+          "every step fails before solve with a hint, passes after, and clean leaves nothing")

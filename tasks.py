@@ -1,0 +1,9 @@
+"""The user's commands: `invoke --list`. Each namespace is a module in bootcamp/tasks/."""
+
+from invoke import Collection
+
+from bootcamp.tasks import lab, sandbox
+
+namespace = Collection()
+namespace.add_collection(Collection.from_module(lab))
+namespace.add_collection(Collection.from_module(sandbox))
