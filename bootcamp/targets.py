@@ -10,6 +10,7 @@ from functools import cached_property
 
 import boto3
 import botocore.exceptions as bx
+import botocore.session
 from botocore.config import Config
 
 from bootcamp import readonly
@@ -18,6 +19,19 @@ from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, Settings
 
 RETRIES = {"mode": "standard", "max_attempts": 5}
+
+
+def _shared_models() -> botocore.session.Session:
+    """A botocore session sharing one loader, so each service model is read once per process."""
+    global _MODELS
+    if _MODELS is None:
+        _MODELS = botocore.session.get_session()
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _MODELS.get_component("data_loader"))
+    return session
+
+
+_MODELS: botocore.session.Session | None = None
 FREE_TIER_TYPES = {"t2.micro", "t3.micro"}
 
 # What LocalStack's free edition lacks, and what a learner can use instead.
@@ -64,8 +78,9 @@ class Target:
     def client_as(self, service: str, access_key: str, secret_key: str, readonly_guard: bool = True):
         """A client signed by other credentials (an IAM user's), never cached."""
         session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                                region_name=self.region)
+                                region_name=self.region, botocore_session=_shared_models())
         client = session.client(service, endpoint_url=self.endpoint(service),
+                                aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                                 config=Config(retries=RETRIES, connect_timeout=5))
         if readonly_guard:
             readonly.guard(client)
@@ -97,7 +112,8 @@ class EmbeddedTarget(Target):
 
     def session(self) -> boto3.Session:
         return boto3.Session(aws_access_key_id=self.settings.sandbox_account,
-                             aws_secret_access_key=control.SECRET, region_name=self.region)
+                             aws_secret_access_key=control.SECRET, region_name=self.region,
+                             botocore_session=_shared_models())
 
     def endpoint(self, service: str) -> str:
         return control.endpoint(self.settings)

@@ -25,6 +25,7 @@ from collections import Counter
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto import __version__ as moto_version  # noqa: E402
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -50,15 +51,17 @@ def signed_by(environ) -> tuple[str, str]:
     return found.group(1), found.group(3)
 
 
-def known_access_key(access_key: str) -> bool:
+def account_of_key(access_key: str) -> str | None:
+    """The account whose IAM issued this key (a user's or an assumed role's), if any."""
     from moto.iam.models import iam_backends
-    from moto.utilities.utils import PARTITION_NAMES
 
-    for _, account in list(iam_backends.items()):
-        for partition in PARTITION_NAMES:
-            if access_key in account[partition].access_keys:
-                return True
-    return False
+    # Only partitions already made: making one loads every AWS managed policy into it,
+    # which is why moto's own lookup (all partitions of all accounts) is not used.
+    for account_id, account in list(iam_backends.items()):
+        for backend in list(account.values()):
+            if access_key in backend.access_keys:
+                return account_id
+    return None
 
 
 def error_response(service: str, status: int, code: str, message: str):
@@ -93,20 +96,20 @@ class Sandbox:
         if path.startswith("/_bootcamp/"):
             return self.control(path, environ, start_response)
         key, service = signed_by(environ)
-        if ROOT_KEY.match(key):
-            environ["HTTP_X_MOTO_ACCOUNT_ID"] = key
+        account = key if ROOT_KEY.match(key) else account_of_key(key)
+        if account is None and AWS_KEY.match(key):
+            return self.reply(start_response, *error_response(
+                service, 403, "InvalidClientTokenId",
+                "The security token included in the request is invalid."))
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = account or DEFAULT_ACCOUNT_ID
         with self.lock:
-            self.requests[(environ.get("HTTP_X_MOTO_ACCOUNT_ID", "iam-key"), service or "unsigned")] += 1
+            self.requests[(environ["HTTP_X_MOTO_ACCOUNT_ID"], service or "unsigned")] += 1
             throttled = self.throttle_left > 0
             if throttled:
                 self.throttle_left -= 1
         if throttled:
             status, code = THROTTLE.get(service, (400, "ThrottlingException" if service in JSON_SERVICES else "Throttling"))
             return self.reply(start_response, *error_response(service, status, code, "Rate exceeded"))
-        if AWS_KEY.match(key) and not known_access_key(key):
-            return self.reply(start_response, *error_response(
-                service, 403, "InvalidClientTokenId",
-                "The security token included in the request is invalid."))
         return self.app(environ, start_response)
 
     def control(self, path, environ, start_response):
@@ -147,9 +150,8 @@ def enforce_iam_for_principals() -> None:
     """
 
     def authorize(self, iam_request_cls, resource="*"):
-        access_key = self.get_access_key()
-        if not known_access_key(access_key):
-            return
+        if account_of_key(self.get_access_key()) is None:
+            return  # an account root, which may do anything
         path = self.raw_path
         query = self.uri.split("?", 1)[1] if "?" in self.uri else ""
         request = iam_request_cls(

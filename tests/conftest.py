@@ -1,0 +1,105 @@
+"""Fixtures: one real sandbox server per test run; each test gets an AWS account of its own."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bootcamp import grading, lifecycle
+from bootcamp.labmodel import get_lab
+from bootcamp.results import PASS
+from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from bootcamp.targets import make_target
+
+ROOT = Path(__file__).resolve().parent.parent
+_accounts = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bootcamp-home")
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_home):
+    """A sandbox server process on a free port, as `invoke sandbox.up` starts it."""
+    settings = Settings.from_env(env={}, home=sandbox_home, sandbox_port=free_port())
+    control.up(settings)
+    yield settings
+    control.down(settings)
+
+
+@pytest.fixture
+def settings(sandbox, worker_prefix) -> Settings:
+    """Settings for a fresh, empty sandbox account: tests never see each other's resources."""
+    return sandbox.but(sandbox_account=f"{worker_prefix}{next(_accounts):08d}", owner="tester")
+
+
+@pytest.fixture(scope="session")
+def worker_prefix() -> str:
+    return f"{os.getpid() % 10000:04d}"
+
+
+@pytest.fixture
+def target(settings):
+    return make_target(settings)
+
+
+class LabDriver:
+    """Drives one lab in one account through the library, as the invoke tasks do."""
+
+    def __init__(self, lab_id: str, settings: Settings):
+        self.lab = get_lab(lab_id)
+        self.settings = settings
+        self.target = make_target(settings)
+        self.log: list[str] = []
+
+    def run(self, action: str):
+        return lifecycle.provision(action, self.lab, self.target, self.settings, self.log.append)
+
+    def grade(self, lang: str = "en"):
+        result, _ = grading.grade(self.lab, self.target, self.settings.home, lang)
+        return result
+
+    def statuses(self) -> dict[str, str]:
+        return {s.id: s.status for s in self.grade().steps}
+
+    def failing(self) -> set[str]:
+        return {step for step, status in self.statuses().items() if status != PASS}
+
+    def client(self, service: str):
+        return self.target.client(service)
+
+
+@pytest.fixture
+def lab1(settings) -> LabDriver:
+    return LabDriver("1", settings)
+
+
+def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`invoke ...` as a user types it, from the project folder."""
+    full_env = {**os.environ, "COLUMNS": "200", "AWS_EC2_METADATA_DISABLED": "true", **(env or {})}
+    full_env.pop("BOOTCAMP_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def sandbox_env(settings: Settings) -> dict[str, str]:
+    """The environment a learner has after `eval "$(invoke sandbox.env)"` (plus our home)."""
+    return {"BOOTCAMP_HOME": str(settings.home), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port),
+            "BOOTCAMP_SANDBOX_ACCOUNT": settings.sandbox_account, "BOOTCAMP_TARGET": "embedded",
+            "AWS_ENDPOINT_URL": control.endpoint(settings), "AWS_ACCESS_KEY_ID": settings.sandbox_account,
+            "AWS_SECRET_ACCESS_KEY": control.SECRET, "AWS_DEFAULT_REGION": "us-west-2"}
