@@ -108,18 +108,26 @@ class Target:
 
 
 class EmbeddedTarget(Target):
+    """The sandbox, as the root of settings.sandbox_account, or as other credentials given."""
+
     name = "embedded"
 
+    def __init__(self, settings: Settings, credentials: tuple[str, str] | None = None):
+        super().__init__(settings)
+        self.credentials = credentials
+
     def session(self) -> boto3.Session:
-        return boto3.Session(aws_access_key_id=self.settings.sandbox_account,
-                             aws_secret_access_key=control.SECRET, region_name=self.region,
-                             botocore_session=_shared_models())
+        key, secret = self.credentials or (self.settings.sandbox_account, control.SECRET)
+        return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                             region_name=self.region, botocore_session=_shared_models())
 
     def endpoint(self, service: str) -> str:
         return control.endpoint(self.settings)
 
-    @property
+    @cached_property
     def account_id(self) -> str:
+        if self.credentials:
+            return self.client("sts").get_caller_identity()["Account"]
         return self.settings.sandbox_account
 
     def check_ready(self, services: list[str]) -> None:
@@ -171,8 +179,8 @@ class LocalStackTarget(Target):
         # Offline, LocalStack tries to download DynamoDB Local and retries for minutes.
         client = self.session().client("dynamodb", region_name=self.region,
                                        endpoint_url=self.endpoint("dynamodb"),
-                                       config=Config(retries={"max_attempts": 1},
-                                                     connect_timeout=3, read_timeout=5))
+                                       config=Config(retries={"total_max_attempts": 1},
+                                                     connect_timeout=2, read_timeout=3))
         try:
             client.list_tables(Limit=1)
         except (bx.BotoCoreError, bx.ClientError):
@@ -212,6 +220,7 @@ class AwsTarget(Target):
         line = (f"This creates {lab_title} resources in AWS account {self.account_id}, "
                 f"region {self.region}, which may cost money.")
         if self.settings.assume_yes:
+            print(line + " (--yes given)")
             return
         if not os.isatty(0):
             raise Declined(line + " Run again with --yes to confirm.")

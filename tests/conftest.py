@@ -90,9 +90,9 @@ def lab1(settings) -> LabDriver:
 
 
 def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
-    """`invoke ...` as a user types it, from the project folder."""
-    full_env = {**os.environ, "COLUMNS": "200", "AWS_EC2_METADATA_DISABLED": "true", **(env or {})}
-    full_env.pop("BOOTCAMP_DEBUG", None)
+    """`invoke ...` as a user types it, from the project folder, with only the AWS settings given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_", "LOCALSTACK_"))}
+    full_env = {**base, "COLUMNS": "200", "AWS_EC2_METADATA_DISABLED": "true", **(env or {})}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -155,10 +155,10 @@ def stats(settings: Settings) -> dict:
         return json.loads(r.read())
 
 
-def inject_throttling(settings: Settings, requests: int) -> None:
-    """Make the next `requests` AWS calls to the sandbox answer with a throttling error."""
+def inject_faults(settings: Settings, count: int, code: str = "") -> None:
+    """Make the next `count` AWS calls to the sandbox fail: throttled, or with this error code."""
     req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
-                                 data=json.dumps({"throttle": requests}).encode())
+                                 data=json.dumps({"count": count, "code": code}).encode())
     urllib.request.urlopen(req, timeout=5).read()
 
 

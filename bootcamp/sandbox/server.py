@@ -8,7 +8,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   never for account roots, as on AWS; an unknown AKIA/ASIA key is refused;
 - AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account;
 - `/_bootcamp/health`, `/_bootcamp/stats` (requests per account and service) and
-  `/_bootcamp/faults` (throttle the next N requests, for testing retries).
+  `/_bootcamp/faults` (the next N requests answer an error: throttling by default, or
+  the code given, e.g. ExpiredToken; for testing retries and error lines).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class Sandbox:
         self.app = app
         self.lock = threading.Lock()
         self.requests: Counter = Counter()
-        self.throttle_left = 0
+        self.fault_left = 0
+        self.fault_code = ""  # "" means throttling, in the calling service's own words
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -104,12 +106,14 @@ class Sandbox:
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account or DEFAULT_ACCOUNT_ID
         with self.lock:
             self.requests[(environ["HTTP_X_MOTO_ACCOUNT_ID"], service or "unsigned")] += 1
-            throttled = self.throttle_left > 0
-            if throttled:
-                self.throttle_left -= 1
-        if throttled:
-            status, code = THROTTLE.get(service, (400, "ThrottlingException" if service in JSON_SERVICES else "Throttling"))
-            return self.reply(start_response, *error_response(service, status, code, "Rate exceeded"))
+            faulty, code = self.fault_left > 0, self.fault_code
+            if faulty:
+                self.fault_left -= 1
+        if faulty:
+            status = 400
+            if not code:
+                status, code = THROTTLE.get(service, (400, "ThrottlingException" if service in JSON_SERVICES else "Throttling"))
+            return self.reply(start_response, *error_response(service, status, code, f"injected fault: {code}"))
         return self.app(environ, start_response)
 
     def control(self, path, environ, start_response):
@@ -125,8 +129,9 @@ class Sandbox:
             size = int(environ.get("CONTENT_LENGTH") or 0)
             wanted = json.loads(environ["wsgi.input"].read(size) or b"{}")
             with self.lock:
-                self.throttle_left = int(wanted.get("throttle", 0))
-            return self.reply_json(start_response, {"throttle": self.throttle_left})
+                self.fault_left = int(wanted.get("count", 0))
+                self.fault_code = str(wanted.get("code", ""))
+            return self.reply_json(start_response, {"count": self.fault_left, "code": self.fault_code})
         return self.reply(start_response, 404, "application/json", json.dumps({"error": "not found"}))
 
     @staticmethod
