@@ -78,22 +78,19 @@ def verify(lab: Lab, settings: Settings, log: Callable[[str], None] = print) -> 
 
     phase("start")
     provision("start", lab, target, settings, log)
-    phase("grade before solving")
-    before, _ = grading.grade(lab, target, settings.home, settings.lang)
-    result.grades.append(before)
-    for step in before.steps:
-        if step.status == PASS:
-            result.problems.append(f"step {step.id} passes before the learner did anything")
-        elif not step.hint:
-            result.problems.append(f"step {step.id} fails without a hint ({step.status}: {step.message})")
+    def graded(name: str, wrong: Callable) -> None:
+        phase(name)
+        grade, _ = grading.grade(lab, target, settings.home, settings.lang)
+        result.grades.append(grade)
+        result.problems += [problem for step in grade.steps if (problem := wrong(step))]
+
+    graded("grade before solving", lambda step: (
+        f"step {step.id} passes before the learner did anything" if step.status == PASS else
+        None if step.hint else f"step {step.id} fails without a hint ({step.status}: {step.message})"))
     phase("solve")
     provision("solve", lab, target, settings, log)
-    phase("grade after solving")
-    after, _ = grading.grade(lab, target, settings.home, settings.lang)
-    result.grades.append(after)
-    for step in after.steps:
-        if step.status != PASS:
-            result.problems.append(f"step {step.id} is {step.status} after solve: {step.message}")
+    graded("grade after solving", lambda step: (
+        None if step.status == PASS else f"step {step.id} is {step.status} after solve: {step.message}"))
     phase("clean")
     provision("clean", lab, target, settings, log)
     left = lab.provision.leftovers(ctx)

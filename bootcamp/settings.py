@@ -13,6 +13,11 @@ DEFAULT_PORT = 4599
 DEFAULT_REGION = "us-west-2"
 DEFAULT_SANDBOX_ACCOUNT = "123456789012"
 LANGS = ("en", "ko")
+ENV_VARS = {
+    "BOOTCAMP_TARGET": "target", "BOOTCAMP_REGION": "region", "BOOTCAMP_SANDBOX_PORT": "sandbox_port",
+    "BOOTCAMP_SANDBOX_ACCOUNT": "sandbox_account", "BOOTCAMP_LANG": "lang",
+    "BOOTCAMP_OWNER": "owner", "BOOTCAMP_HOME": "home",
+}
 
 
 def _default_owner() -> str:
@@ -40,24 +45,12 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if env is None else env
-        values: dict = {}
-        if "BOOTCAMP_TARGET" in env:
-            values["target"] = env["BOOTCAMP_TARGET"]
-        if "BOOTCAMP_REGION" in env:
-            values["region"] = env["BOOTCAMP_REGION"]
-        if "BOOTCAMP_SANDBOX_PORT" in env:
-            values["sandbox_port"] = _port(env["BOOTCAMP_SANDBOX_PORT"])
-        if "BOOTCAMP_SANDBOX_ACCOUNT" in env:
-            values["sandbox_account"] = env["BOOTCAMP_SANDBOX_ACCOUNT"]
-        if "BOOTCAMP_LANG" in env:
-            values["lang"] = env["BOOTCAMP_LANG"]
-        if "BOOTCAMP_OWNER" in env:
-            values["owner"] = env["BOOTCAMP_OWNER"]
-        if "BOOTCAMP_HOME" in env:
-            values["home"] = Path(env["BOOTCAMP_HOME"])
+        values: dict = {field: env[var] for var, field in ENV_VARS.items() if var in env}
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "sandbox_port" in values:
             values["sandbox_port"] = _port(values["sandbox_port"])
+        if "home" in values:
+            values["home"] = Path(values["home"])
         return cls(**values).checked()
 
     def checked(self) -> "Settings":

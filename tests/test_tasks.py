@@ -1,0 +1,26 @@
+"""The user's commands end to end: `invoke lab.list`, `lab.verify`, and Korean output."""
+
+from conftest import run_invoke, sandbox_env
+
+
+def test_lab_list_shows_steps_points_and_targets(settings):
+    out = run_invoke("lab.list", env=sandbox_env(settings))
+    assert out.returncode == 0, out.stderr
+    for text in ("Introduction to AWS IAM", "1.4", "max 10 points", "embedded: yes", "localstack: yes", "aws: yes"):
+        assert text in out.stdout
+
+
+def test_lab_verify_proves_lab_1_and_leaves_the_learners_account_alone(lab1):
+    lab1.run("start")
+    out = run_invoke("lab.verify", "1", env=sandbox_env(lab1.settings))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "lab 1 verified on embedded" in out.stdout
+    assert lab1.settings.sandbox_account not in out.stdout.splitlines()[-1]
+    assert lab1.failing() == {"1.1", "1.2", "1.3", "1.4"}  # the learner's lab is still there, untouched
+
+
+def test_grade_in_korean(lab1):
+    lab1.run("start")
+    out = run_invoke("lab.grade", "1", "--lang", "ko", env=sandbox_env(lab1.settings))
+    assert out.returncode == 1
+    assert "AWS IAM 소개" in out.stdout and "사용자 그룹" in out.stdout
