@@ -41,6 +41,14 @@ LOCALSTACK_MISSING = {
     "cloudfront": "CloudFront",
 }
 INSTEAD = "use --target embedded (the default sandbox) or --target aws"
+# One cheap read per service, to see that it answers before a lab relies on it.
+READINESS = {
+    "iam": ("list_users", {"MaxItems": 1}), "sts": ("get_caller_identity", {}),
+    "ec2": ("describe_availability_zones", {}), "s3": ("list_buckets", {}),
+    "dynamodb": ("list_tables", {"Limit": 1}), "sns": ("list_topics", {}),
+    "elbv2": ("describe_load_balancers", {"PageSize": 1}),
+    "autoscaling": ("describe_auto_scaling_groups", {"MaxRecords": 1}),
+}
 
 
 class Target:
@@ -169,24 +177,31 @@ class LocalStackTarget(Target):
         served = self.health().get("services", {})
         for service in services:
             if service in LOCALSTACK_MISSING or (served and service not in served):
-                what = LOCALSTACK_MISSING.get(service, service)
-                raise TargetUnavailable(
-                    f"LocalStack here does not serve {service} ({what}; not in its free edition): {INSTEAD}")
-            if service == "dynamodb":
-                self._check_dynamodb()
+                self._refuse(service, "not in its free edition")
+            self.check_answers(service)
 
-    def _check_dynamodb(self) -> None:
-        # Offline, LocalStack tries to download DynamoDB Local and retries for minutes.
-        client = self.session().client("dynamodb", region_name=self.region,
-                                       endpoint_url=self.endpoint("dynamodb"),
+    def _refuse(self, service: str, why: str):
+        what = LOCALSTACK_MISSING.get(service, service)
+        if service == "dynamodb":
+            why = "offline it cannot fetch DynamoDB Local"
+        raise TargetUnavailable(f"LocalStack here does not serve {service} ({what}: {why}): {INSTEAD}")
+
+    def check_answers(self, service: str) -> None:
+        """One read with a short timeout and no retries: offline, some services hang for minutes."""
+        if service not in READINESS:
+            return
+        method, params = READINESS[service]
+        client = self.session().client(service, region_name=self.region, endpoint_url=self.endpoint(service),
                                        config=Config(retries={"total_max_attempts": 1},
                                                      connect_timeout=2, read_timeout=3))
         try:
-            client.list_tables(Limit=1)
-        except (bx.BotoCoreError, bx.ClientError):
-            raise TargetUnavailable(
-                "LocalStack's DynamoDB does not answer (offline it cannot fetch DynamoDB Local): "
-                + INSTEAD) from None
+            getattr(client, method)(**params)
+        except bx.ClientError as exc:
+            message = exc.response.get("Error", {}).get("Message", "")
+            if "license" in message or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                self._refuse(service, message.split(".")[0] or "it answers with a server error")
+        except (bx.ReadTimeoutError, bx.ConnectTimeoutError, bx.EndpointConnectionError):
+            self._refuse(service, "it does not answer")
 
 
 class AwsTarget(Target):

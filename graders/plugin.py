@@ -51,6 +51,7 @@ class Judgement:
         self.subjects = list(inventories)
         self.inventories = list(inventories.values())
         self.lang = lang
+        self.index = {id(inv): n for n, inv in enumerate(self.inventories)}
         self.outcomes: dict[tuple[int, str], StepResult] = {}
 
     def pytest_collection_modifyitems(self, config, items):
@@ -70,7 +71,7 @@ class Judgement:
         if call.when == "call" or (call.when == "setup" and report.failed):
             marker = item.get_closest_marker("step")
             if marker and hasattr(item, "callspec"):
-                subject = int(item.callspec.id.split("-")[0][1:])
+                subject = self.index[id(item.callspec.params["inventory"])]
                 step_id = str(marker.args[0])
                 self.outcomes[(subject, step_id)] = self.outcome(step_id, call.excinfo)
 

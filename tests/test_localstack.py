@@ -89,3 +89,10 @@ def test_dynamodb_that_cannot_start_offline_is_refused_quickly(localstack):
     except TargetUnavailable as refused:
         assert "DynamoDB" in str(refused) and "--target embedded" in str(refused)
     print(f"dynamodb readiness answered in {time.monotonic() - started:.1f} s")
+
+
+def test_a_service_is_asked_whether_it_answers_not_only_listed(localstack):
+    target = LocalStackTarget(localstack)
+    target.check_answers("sns")
+    with pytest.raises(TargetUnavailable, match="license plan"):
+        target.check_answers("elbv2")
