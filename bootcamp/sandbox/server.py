@@ -40,7 +40,7 @@ ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
 QUERY_CREDENTIAL = re.compile(r"X-Amz-Credential=([^&%]+)(?:%2F|/)\d{8}(?:%2F|/)([^&%]+)(?:%2F|/)([^&%]+)")
-JSON_SERVICES = {"dynamodb", "sns-json", "logs", "ssm", "sts-json", "kms", "events", "lambda"}
+JSON_SERVICES = {"dynamodb", "logs", "ssm", "kms", "events", "secretsmanager", "ecs", "sqs"}  # awsJson protocols
 
 
 def signed_by(environ) -> tuple[str, str]:
