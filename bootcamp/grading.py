@@ -23,19 +23,20 @@ def grade(lab: Lab, target: Target, home, lang: str = "en") -> tuple[GradeResult
     target.check_ready(list(lab.services))
     started = now()
     inventory = collect(lab, target, home)
-    [steps] = judge(lab, {inventory.meta["account"]: inventory}, lang).values()
-    result = GradeResult(lab=lab.id, title=lab.title(lang), target=target.name,
-                         account=inventory.meta["account"], region=inventory.meta["region"],
-                         started=started, finished=now(), steps=steps)
-    return result, inventory
+    return regrade(lab, inventory, lang, started), inventory
 
 
-def regrade(lab: Lab, inventory: Inventory, lang: str = "en") -> GradeResult:
-    """Judge a saved inventory again, offline."""
-    started = now()
-    [steps] = judge(lab, {inventory.meta.get("account", "snapshot"): inventory}, lang).values()
-    return GradeResult(lab=lab.id, title=lab.title(lang), target=inventory.meta.get("target", ""),
-                       account=inventory.meta.get("account", ""), region=inventory.meta.get("region", ""),
+def regrade(lab: Lab, inventory: Inventory, lang: str = "en", started: str | None = None) -> GradeResult:
+    """Judge an inventory (just collected, or saved earlier and judged again offline)."""
+    started = started or now()
+    [steps] = judge(lab, {inventory.meta.get("account", ""): inventory}, lang).values()
+    return result_of(lab, inventory, steps, started, lang)
+
+
+def result_of(lab: Lab, inventory: Inventory, steps: list[StepResult], started: str, lang: str) -> GradeResult:
+    meta = inventory.meta
+    return GradeResult(lab=lab.id, title=lab.title(lang), target=meta.get("target", ""),
+                       account=meta.get("account", ""), region=meta.get("region", ""),
                        started=started, finished=now(), steps=steps)
 
 

@@ -164,14 +164,9 @@ class StandaloneGrade:
 
     def pytest_sessionfinish(self, session):
         from bootcamp import grading, report
-        from bootcamp.results import GradeResult
 
         [steps] = self.judgement.results().values()
-        meta = self.inventory.meta
-        result = GradeResult(lab=self.lab.id, title=self.lab.title(self.judgement.lang),
-                             target=meta.get("target", ""), account=meta.get("account", ""),
-                             region=meta.get("region", ""), started=self.started,
-                             finished=grading.now(), steps=steps)
+        result = grading.result_of(self.lab, self.inventory, steps, self.started, self.judgement.lang)
         if self.config.getoption("--lab-json"):
             report.write_json(result, Path(self.config.getoption("--lab-json")))
         if self.config.getoption("--lab-junit"):

@@ -42,12 +42,8 @@ def list_(c, lang=None):
 @friendly
 def start(c, lab, target=None, region=None, port=None, profile=None, yes=False):
     """Build what the course pre-provisions (starts the sandbox when it is down)."""
-    s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes)
-    target_ = lifecycle.prepare(s, lab_)
-    print(f"lab {lab_.id} start on {target_.describe()}")
-    ctx = lifecycle.provision("start", lab_, target_, s)
-    print(f"lab {lab_.id} is ready ({len(ctx.done)} created, the rest already there). "
-          f"Do the steps, then run `invoke lab.grade {lab_.id}`.")
+    lab_, target_ = _provision(c, "start", lab, target, region, port, profile, yes)
+    print(f"Do the steps, then run `invoke lab.grade {lab_.id}`.")
     if target_.name == "embedded":
         print('Point the AWS CLI at the sandbox with: eval "$(invoke sandbox.env)"')
 
@@ -84,10 +80,11 @@ def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
 
 def _provision(c, action, lab, target, region, port, profile, yes=False):
     s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes)
-    target_ = lifecycle.prepare(s, lab_, changes=True)
+    target_ = lifecycle.prepare(s, lab_)
     print(f"lab {lab_.id} {action} on {target_.describe()}")
     ctx = lifecycle.provision(action, lab_, target_, s)
     print(f"lab {lab_.id} {action}: done ({len(ctx.done)} changes)")
+    return lab_, target_
 
 
 @task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes")}})
