@@ -2,8 +2,9 @@
 
 from invoke import Collection
 
-from bootcamp.tasks import lab, sandbox
+from bootcamp.tasks import app, lab, sandbox
 
 namespace = Collection()
+namespace.add_collection(Collection.from_module(app))
 namespace.add_collection(Collection.from_module(lab))
 namespace.add_collection(Collection.from_module(sandbox))

@@ -25,6 +25,8 @@ def table(result: GradeResult, console: Console | None = None) -> None:
     grid.add_column("What to do")
     for step in result.steps:
         detail = Text(step.message)
+        for line in step.notes:
+            detail.append(("\n" if detail.plain else "") + line, style="yellow" if step.status == PASS else "")
         if step.hint:
             detail.append(f"\nHint: {step.hint}", style="cyan")
         grid.add_row(step.id, step.title, Text(step.status, style=STYLE[step.status]),
@@ -40,13 +42,15 @@ def write_json(result: GradeResult, path: Path) -> None:
     path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def junit(results: list[GradeResult]) -> str:
+def junit(results: list[GradeResult], names: list[str] | None = None) -> str:
+    """One testsuite per grade (named by `names`, e.g. learner ids, else lab and account), one testcase per step."""
     steps = [s for r in results for s in r.steps]
-    return render("junit.xml", results=results, total_tests=len(steps),
+    names = names or [f"lab{r.lab}.{r.account}" for r in results]
+    return render("junit.xml", suites=list(zip(names, results)), total_tests=len(steps),
                   total_failures=sum(s.status == FAIL for s in steps),
                   total_errors=sum(s.status == ERROR for s in steps))
 
 
-def write_junit(results: list[GradeResult], path: Path) -> None:
+def write_junit(results: list[GradeResult], path: Path, names: list[str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit(results), encoding="utf-8")
+    path.write_text(junit(results, names), encoding="utf-8")

@@ -17,6 +17,7 @@ class StepResult:
     max_points: int
     message: str = ""
     hint: str = ""
+    notes: list[str] = field(default_factory=list)  # warnings and what could not be checked
 
 
 @dataclass
@@ -44,3 +45,9 @@ class GradeResult:
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, **asdict(self), "score": self.score, "max_score": self.max_score}
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> "GradeResult":
+        """Read back what to_dict wrote (a grade.json), e.g. to merge shards of a class."""
+        fields = {k: payload[k] for k in ("lab", "title", "target", "account", "region", "started", "finished")}
+        return cls(**fields, steps=[StepResult(**s) for s in payload.get("steps", [])])

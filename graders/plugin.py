@@ -29,6 +29,14 @@ def fail(key: str, **facts) -> None:
     raise StepFailed([(key, facts)])
 
 
+_notes: list[tuple[str, dict]] = []
+
+
+def note(key: str, **facts) -> None:
+    """Tell the learner something beside the verdict: a warning, or what could not be checked."""
+    _notes.append((key, facts))
+
+
 class Problems:
     """Gathers every problem a step finds, so the learner sees them all at once."""
 
@@ -73,7 +81,12 @@ class Judgement:
             if marker and hasattr(item, "callspec"):
                 subject = self.index[id(item.callspec.params["inventory"])]
                 step_id = str(marker.args[0])
-                self.outcomes[(subject, step_id)] = self.outcome(step_id, call.excinfo)
+                result = self.outcome(step_id, call.excinfo)
+                step = self.lab.step(step_id)
+                result.notes = [step.message(key, self.lang, **facts) for key, facts in _notes]
+                self.outcomes[(subject, step_id)] = result
+        if call.when in ("setup", "call"):
+            _notes.clear()
 
     def outcome(self, step_id: str, excinfo) -> StepResult:
         step = self.lab.step(step_id)

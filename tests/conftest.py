@@ -13,6 +13,7 @@ import pytest
 
 from bootcamp import grading, lifecycle
 from bootcamp.labmodel import get_lab
+from bootcamp.provision import Context
 from bootcamp.results import PASS
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
@@ -77,6 +78,13 @@ class LabDriver:
     def statuses(self) -> dict[str, str]:
         return {s.id: s.status for s in self.grade().steps}
 
+    def context(self) -> Context:
+        return Context(lab=self.lab, target=self.target, owner=self.settings.owner, home=self.settings.home,
+                       log=self.log.append)
+
+    def step(self, step_id: str, lang: str = "en"):
+        return next(s for s in self.grade(lang).steps if s.id == step_id)
+
     def failing(self) -> set[str]:
         return {step for step, status in self.statuses().items() if status != PASS}
 
@@ -87,6 +95,11 @@ class LabDriver:
 @pytest.fixture
 def lab1(settings) -> LabDriver:
     return LabDriver("1", settings)
+
+
+@pytest.fixture
+def lab2(settings) -> LabDriver:
+    return LabDriver("2", settings)
 
 
 def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:

@@ -55,10 +55,10 @@ def test_every_step_has_text_in_both_languages(lab):
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: f"lab{lab.id}")
 def test_every_failure_key_a_grader_uses_has_text(lab):
-    """fail("key"), problems.add("key") and ("key", facts) tuples all need a message in lab.toml."""
+    """fail("key"), problems.add("key"), note("key") and ("key", facts) tuples all need a message in lab.toml."""
     keys = set()
     for node in ast.walk(ast.parse(lab.grader_file.read_text())):
-        if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in ("fail", "add") and node.args:
+        if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in ("fail", "add", "note") and node.args:
             first = node.args[0]
         elif isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[1], ast.Dict):
             first = node.elts[0]

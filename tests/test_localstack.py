@@ -48,6 +48,31 @@ def lab1_localstack(localstack):
     lab.run("clean")
 
 
+@pytest.fixture
+def lab2_localstack(localstack):
+    lab = LabDriver("2", localstack)
+    lab.run("clean")
+    yield lab
+    lab.run("clean")
+
+
+def test_lab2_runs_start_to_clean(lab2_localstack):
+    lab = lab2_localstack
+    lab.run("start")
+    assert lab.failing() == {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"}
+    lab.run("solve")
+    result = lab.grade()
+    assert result.passed, [(s.id, s.message) for s in result.steps]
+    assert "the localstack target runs no real instances" in result.steps[-1].notes[0]
+    ec2 = lab.client("ec2")
+    sg = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["Web Security Group"]}])
+    ec2.revoke_security_group_ingress(GroupId=sg["SecurityGroups"][0]["GroupId"], IpProtocol="tcp",
+                                      FromPort=80, ToPort=80, CidrIp="0.0.0.0/0")
+    assert lab.failing() == {"2.5"}
+    ctx = lab.run("clean")
+    assert lab.lab.provision.leftovers(ctx) == []
+
+
 def test_lab1_runs_start_to_clean(lab1_localstack):
     lab = lab1_localstack
     lab.run("start")

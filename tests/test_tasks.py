@@ -24,3 +24,18 @@ def test_grade_in_korean(lab1):
     out = run_invoke("lab.grade", "1", "--lang", "ko", env=sandbox_env(lab1.settings))
     assert out.returncode == 1
     assert "AWS IAM 소개" in out.stdout and "사용자 그룹" in out.stdout
+
+
+def test_lab_verify_proves_lab_2(settings):
+    out = run_invoke("lab.verify", "2", env=sandbox_env(settings))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "lab 2 verified on embedded" in out.stdout
+
+
+def test_grade_lab_2_shows_what_the_sandbox_did_not_check(lab2):
+    lab2.run("start")
+    lab2.run("solve")
+    out = run_invoke("lab.grade", "2", env=sandbox_env(lab2.settings))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Not checked: a live HTTP answer" in out.stdout
+    assert "Score 14/14" in out.stdout

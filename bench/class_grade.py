@@ -1,0 +1,129 @@
+"""Class grading of many sandbox learners against a plain script that only issues the reads.
+
+    python bench/class_grade.py [--learners 100] [--lab 2] [--workers 1 4] [--runs 3]
+
+Starts its own sandbox, builds the lab's solved state in N learner accounts, then in one run:
+- the plain script: one shared client per service, credentials switched per learner, only
+  the minimal read calls a grade of that lab needs, nothing judged or written;
+- `class.grade` through the library (collect every learner, judge all in one graders' run,
+  write every output file), for each worker count.
+API calls per learner come from the sandbox's own counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from botocore.credentials import ReadOnlyCredentials  # noqa: E402
+
+from bootcamp import lifecycle  # noqa: E402
+from bootcamp.classroom import access, merge, roster, run  # noqa: E402
+from bootcamp.labmodel import get_lab  # noqa: E402
+from bootcamp.sandbox import control  # noqa: E402
+from bootcamp.settings import Settings  # noqa: E402
+from bootcamp.targets import make_target  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def minimal_reads(lab_id: str, client) -> None:
+    """The reads a grade of the lab needs and nothing else."""
+    if lab_id == "1":
+        client("iam").get_account_authorization_details(Filter=["User", "Group"])
+        client("ec2").describe_instances(Filters=[{"Name": "tag:bootcamp:lab", "Values": ["1"]}])
+        return
+    ec2 = client("ec2")
+    for vpc in ec2.describe_vpcs()["Vpcs"]:
+        if not vpc.get("IsDefault"):
+            ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute="enableDnsHostnames")
+            ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute="enableDnsSupport")
+    ec2.describe_subnets()
+    ec2.describe_internet_gateways()
+    ec2.describe_route_tables()
+    ec2.describe_security_groups()
+    instances = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    ec2.describe_images(ImageIds=sorted({i["ImageId"] for i in instances}))
+    for i in instances:
+        ec2.describe_instance_attribute(InstanceId=i["InstanceId"], Attribute="userData")
+
+
+def calls(settings: Settings, accounts: set[str]) -> int:
+    rows = control.stats(settings)["by_account_service"]
+    return sum(r["requests"] for r in rows if r["account"] in accounts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=100)
+    parser.add_argument("--lab", default="2")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-class-"))
+    base = Settings.from_env(env={}, home=home, sandbox_port=free_port())
+    control.up(base)
+    try:
+        lab = get_lab(args.lab)
+        accounts = [f"31{n:010d}" for n in range(args.learners)]
+        t = time.perf_counter()
+        for account in accounts:
+            learner = base.but(sandbox_account=account, owner="bench")
+            for action in ("start", "solve"):
+                lifecycle.provision(action, lab, make_target(learner), learner, log=lambda _: None)
+        print(f"built lab {lab.id} solved in {len(accounts)} accounts in {time.perf_counter() - t:.1f} s")
+        text = "learner_id,sandbox_account\n" + "".join(f"l{n:03d},{a}\n" for n, a in enumerate(accounts))
+        class_roster = roster.parse(text)
+        target = make_target(base)
+
+        pool = access.ClientPool(target.endpoint("ec2"))
+        plain = []
+        for _ in range(args.runs):
+            before = calls(base, set(accounts))
+            t = time.perf_counter()
+            for account in accounts:
+                token = access._current.set(ReadOnlyCredentials(account, control.SECRET, None))
+                try:
+                    minimal_reads(lab.id, lambda service: pool.client(service, target.region))
+                finally:
+                    access._current.reset(token)
+            plain.append(time.perf_counter() - t)
+            plain_calls = (calls(base, set(accounts)) - before) / len(accounts)
+        print(f"plain script: median {statistics.median(plain):.2f} s (min {min(plain):.2f}), "
+              f"{plain_calls:.1f} API calls per learner")
+
+        for workers in args.workers:
+            timings, phases = [], []
+            for n in range(args.runs):
+                before = calls(base, set(accounts))
+                t = time.perf_counter()
+                graded = run.grade_class(lab, class_roster, target, workers=workers)
+                written = time.perf_counter()
+                merge.write(graded, home / f"out-{workers}-{n}")
+                timings.append(time.perf_counter() - t)
+                phases.append({**graded.seconds, "write": time.perf_counter() - written})
+                per_learner = (calls(base, set(accounts)) - before) / len(accounts)
+                assert all(g.status == "PASS" for g in graded.grades), "a solved learner did not pass"
+            ratio = statistics.median(timings) / statistics.median(plain)
+            print(f"class.grade, {workers} worker(s): median {statistics.median(timings):.2f} s "
+                  f"(min {min(timings):.2f}), {per_learner:.1f} API calls per learner, "
+                  f"{ratio:.2f}x the plain script; median phases: "
+                  + ", ".join(f"{k} {statistics.median(p[k] for p in phases):.2f} s" for k in phases[0]))
+    finally:
+        control.down(base)
+
+
+if __name__ == "__main__":
+    main()

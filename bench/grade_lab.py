@@ -1,0 +1,90 @@
+"""Time `invoke lab.grade N` on the embedded sandbox and count the API calls one grade makes.
+
+    python bench/grade_lab.py [--lab 2] [--runs 5]     # every lab when --lab is not given
+
+Starts its own sandbox on a free port (its own BOOTCAMP_HOME), runs lab.start N in a fresh
+account, then times the grade as a learner runs it (a new process each time) and in-process
+(the library call, as class grading and tests use it). API calls are counted by the sandbox
+itself, per service, so nothing in the measured process is instrumented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bootcamp import grading, lifecycle  # noqa: E402
+from bootcamp.labmodel import all_labs, get_lab  # noqa: E402
+from bootcamp.sandbox import control  # noqa: E402
+from bootcamp.settings import Settings  # noqa: E402
+from bootcamp.targets import make_target  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def calls(settings: Settings) -> Counter:
+    rows = control.stats(settings)["by_account_service"]
+    return Counter({r["service"]: r["requests"] for r in rows if r["account"] == settings.sandbox_account})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", action="append", help="lab to measure (repeatable; default: every lab)")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    base = Settings.from_env(env={}, home=home, sandbox_port=free_port())
+    control.up(base)
+    try:
+        for n, lab_id in enumerate(args.lab or list(all_labs())):
+            measure(get_lab(lab_id), base.but(sandbox_account=f"4242424242{n:02d}"), args.runs)
+    finally:
+        control.down(base)
+
+
+def measure(lab, settings: Settings, runs: int) -> None:
+    home = settings.home
+    target = make_target(settings)
+    lifecycle.provision("start", lab, target, settings, log=lambda _: None)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_"))},
+           "BOOTCAMP_HOME": str(home), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port),
+           "BOOTCAMP_SANDBOX_ACCOUNT": settings.sandbox_account}
+    for state in ("fresh start", "solved"):
+        if state == "solved":
+            lifecycle.provision("solve", lab, target, settings, log=lambda _: None)
+        before = calls(settings)
+        grading.grade(lab, make_target(settings), home)
+        per_grade = calls(settings) - before
+        cli, inproc = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "invoke", "lab.grade", lab.id], cwd=ROOT, env=env,
+                                  capture_output=True)
+            cli.append(time.perf_counter() - t)
+            assert done.returncode in (0, 1), done.stderr
+            t = time.perf_counter()
+            grading.grade(lab, make_target(settings), home)
+            inproc.append(time.perf_counter() - t)
+        print(f"lab {lab.id}, {state}: `invoke lab.grade {lab.id}` median {statistics.median(cli):.2f} s "
+              f"(min {min(cli):.2f}); in-process grade median {statistics.median(inproc):.3f} s "
+              f"(min {min(inproc):.3f}); {sum(per_grade.values())} API calls per grade "
+              f"({', '.join(f'{s} {n}' for s, n in sorted(per_grade.items()))}); {runs} runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""This EC2 instance: its AZ and id from instance metadata, and CPU stress for scaling."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+import urllib.request
+
+_facts = {}
+_lock = threading.Lock()
+_stress = {"until": None, "procs": []}
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # link-local: no proxy
+
+
+def _ask(url: str, deadline: float, method: str = "GET", headers=None):
+    try:
+        request = urllib.request.Request(url, method=method, headers=headers or {})
+        with _opener.open(request, timeout=max(deadline - time.monotonic(), 0.01)) as answer:
+            return answer.read(4096).decode().strip() or None
+    except (OSError, ValueError):  # refused, timeouts and HTTP errors are OSErrors
+        return None
+
+
+def metadata(endpoint: str, budget: float = 0.5) -> dict:
+    """{"availability_zone", "instance_id", "imds": "v2"|"v1"|None}; asked once, nulls off EC2."""
+    with _lock:
+        if endpoint not in _facts:
+            deadline = time.monotonic() + budget
+            token = _ask(endpoint.rstrip("/") + "/latest/api/token", deadline, "PUT",
+                         {"X-aws-ec2-metadata-token-ttl-seconds": "300"})
+            # No token (IMDSv1 only, or a hop limit that drops the PUT's answer): plain GETs.
+            headers = {"X-aws-ec2-metadata-token": token} if token else {}
+            facts = {key: _ask(f"{endpoint.rstrip('/')}/latest/meta-data/{path}", deadline, headers=headers)
+                     for key, path in (("availability_zone", "placement/availability-zone"),
+                                       ("instance_id", "instance-id"))}
+            facts["imds"] = ("v2" if token else "v1") if any(facts.values()) else None
+            _facts[endpoint] = facts
+        return dict(_facts[endpoint])
+
+
+def _burn(until: float) -> None:
+    while time.time() < until:
+        pass
+
+
+def stress_status() -> dict:
+    running = any(p.is_alive() for p in _stress["procs"])
+    return {"running": running, "until": _stress["until"] if running else None}
+
+
+def clamp(seconds: int) -> int:
+    return max(1, min(seconds, 600))
+
+
+def stress(seconds: int) -> bool:
+    """Busy every core for 1-600 seconds; False when a run is on already (runs never stack)."""
+    with _lock:
+        if stress_status()["running"]:
+            return False
+        _stress["until"] = until = time.time() + clamp(seconds)
+        # spawn, not fork: the server has threads, and a forked child may inherit a held lock.
+        spawn = multiprocessing.get_context("spawn")
+        _stress["procs"] = [spawn.Process(target=_burn, args=(until,), daemon=True)
+                            for _ in range(os.cpu_count() or 1)]
+        for proc in _stress["procs"]:
+            proc.start()
+        return True
