@@ -12,7 +12,7 @@ from bootcamp.inventory import Inventory
 from bootcamp.state import LabState
 from conftest import ROOT, run_invoke, sandbox_env
 
-STEP_KEYS = {"id", "title", "status", "points", "max_points", "message", "hint"}
+STEP_KEYS = {"id", "title", "status", "points", "max_points", "message", "hint", "notes"}
 
 
 def test_json_follows_the_documented_schema(lab1, tmp_path):

@@ -1,14 +1,16 @@
 """`invoke lab.*`: list, start, grade, solve, clean and verify a lab."""
 
 import json as jsonlib
+import sys
 from pathlib import Path
 
 from invoke import Exit, task
 from rich.console import Console
 from rich.table import Table
 
-from bootcamp import grading, lifecycle, report
+from bootcamp import grading, guide as guides, lifecycle, report
 from bootcamp.errors import BootcampError
+from bootcamp.guide_values import learner_values
 from bootcamp.inventory import Inventory
 from bootcamp.labmodel import all_labs, get_lab
 from bootcamp.tasks import TARGET_HELP, friendly, settings
@@ -113,3 +115,25 @@ def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None,
         raise Exit("verify failed:\n  " + "\n  ".join(outcome.problems), code=1)
     print(f"lab {lab_.id} verified on {outcome.target} (account {outcome.account}): "
           "every step fails before solve with a hint, passes after, and clean leaves nothing")
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},
+            "lang": "language of the guide: en or ko (default: BOOTCAMP_LANG, else en)",
+            "format": "md (default) or html",
+            "out": "write the guide to this file instead of printing it"})
+@friendly
+def guide(c, lab, lang=None, format="md", target=None, region=None, port=None, profile=None, out=None):
+    """Show a lab's step-by-step guide (AWS console and CLI), filled in with your account's values."""
+    s, lab_ = _setup(c, lab, target, region, port, profile, lang)
+    values, unknown = learner_values(s, lab_)
+    if unknown:
+        print(f"note: the guide shows placeholders such as <account-id>: {unknown}", file=sys.stderr)
+    text = guides.render_guide(lab_, s.lang, format, values)
+    if not out:
+        print(text, end="")
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BootcampError(f"cannot write the guide to {out}: {exc.strerror}") from None
+    print(f"lab {lab_.id} guide ({s.lang}, {format}) written to {out}")
