@@ -2,9 +2,10 @@
 
 from invoke import Collection
 
-from bootcamp.tasks import app, lab, sandbox
+from bootcamp.tasks import app, classroom, lab, sandbox
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(app))
+namespace.add_collection(Collection.from_module(classroom, name="class"))
 namespace.add_collection(Collection.from_module(lab))
 namespace.add_collection(Collection.from_module(sandbox))

@@ -91,7 +91,7 @@ class Target:
                                 aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                                 config=Config(retries=RETRIES, connect_timeout=5))
         if readonly_guard:
-            readonly.guard(client)
+            readonly.guard(client, borrowed=True)
         return client
 
     @cached_property
@@ -116,17 +116,22 @@ class Target:
 
 
 class EmbeddedTarget(Target):
-    """The sandbox, as the root of settings.sandbox_account, or as other credentials given."""
+    """The sandbox, as the root of settings.sandbox_account, or as other credentials given.
+
+    credentials: (access key, secret) of an IAM user, or (access key, secret, session token)
+    of an assumed role, e.g. an instructor's session in a learner's grader role.
+    """
 
     name = "embedded"
 
-    def __init__(self, settings: Settings, credentials: tuple[str, str] | None = None):
+    def __init__(self, settings: Settings, credentials: tuple[str, ...] | None = None):
         super().__init__(settings)
         self.credentials = credentials
 
     def session(self) -> boto3.Session:
-        key, secret = self.credentials or (self.settings.sandbox_account, control.SECRET)
+        key, secret, *token = self.credentials or (self.settings.sandbox_account, control.SECRET)
         return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                             aws_session_token=token[0] if token else None,
                              region_name=self.region, botocore_session=_shared_models())
 
     def endpoint(self, service: str) -> str:

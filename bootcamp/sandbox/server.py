@@ -7,6 +7,11 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - IAM is enforced for IAM principals (IAM users' keys and assumed-role sessions) and
   never for account roots, as on AWS; an unknown AKIA/ASIA key is refused;
 - AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account;
+- AssumeRole of a role whose trust policy has an `sts:ExternalId` condition is judged
+  by that trust policy, as AWS does (moto would let anyone assume any role): see
+  `trust_refusal`; IAM checks use IAM's names for S3 actions moto names otherwise
+  (HeadBucket is s3:ListBucket), and a role's inline policies from CloudFormation
+  are kept as JSON;
 - `/_bootcamp/health`, `/_bootcamp/stats` (requests per account and service) and
   `/_bootcamp/faults` (the next N requests answer an error: throttling by default, or
   the code given, e.g. ExpiredToken; for testing retries and error lines).
@@ -15,6 +20,7 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -22,6 +28,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from urllib.parse import parse_qs
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
@@ -114,6 +121,8 @@ class Sandbox:
             if not code:
                 status, code = THROTTLE.get(service, (400, "ThrottlingException" if service in JSON_SERVICES else "Throttling"))
             return self.reply(start_response, *error_response(service, status, code, f"injected fault: {code}"))
+        if service == "sts" and (why := trust_refusal(environ, key, account)):
+            return self.reply(start_response, *error_response(service, 403, "AccessDenied", why))
         return self.app(environ, start_response)
 
     def control(self, path, environ, start_response):
@@ -147,6 +156,106 @@ class Sandbox:
         return self.reply(start_response, 200, "application/json", json.dumps(payload))
 
 
+def _request_params(environ) -> dict[str, str]:
+    """A query-protocol request's parameters; the body is read and put back for moto."""
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    if environ.get("REQUEST_METHOD") == "POST":
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        params.update(parse_qs(body.decode("utf-8", "replace")))
+    return {k: v[0] for k, v in params.items()}
+
+
+ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/")
+
+
+def _like(pattern: str, value: str) -> bool:
+    """IAM's wildcard match: * is any run of characters, ? any one."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), value) is not None
+
+
+TRUST_OPERATORS = {"StringEquals": lambda want, got: got == want, "StringLike": _like}
+
+
+def trust_refusal(environ, key: str, account: str | None) -> str | None:
+    """Why AWS would refuse this STS call, when it assumes a role whose trust policy names an external id.
+
+    moto hands out credentials for any role to anyone; AWS checks the role's trust policy.
+    Here, when a trust policy has an sts:ExternalId condition, the caller must match an Allow
+    statement for sts:AssumeRole: its principal ("*", the caller's account id or
+    arn:aws:iam::ACCOUNT:root, or the calling IAM user's ARN) and every condition, each one
+    StringEquals/StringLike on sts:ExternalId (any other condition is not met). Other roles
+    are left to moto.
+    """
+    params = _request_params(environ)
+    role_arn = params.get("RoleArn", "")
+    found = ROLE_ARN.match(role_arn)
+    if params.get("Action") != "AssumeRole" or not found:
+        return None
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[found.group(1)]["aws"].get_role_by_arn(role_arn)
+    except Exception:  # no such role: moto's own answer stands
+        return None
+    statements = json.loads(role.assume_role_policy_document).get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    if "sts:ExternalId" not in json.dumps([s.get("Condition", {}) for s in statements]):
+        return None
+    caller_account = account or DEFAULT_ACCOUNT_ID
+    caller = f"arn:aws:iam::{caller_account}:root"
+    if not ROOT_KEY.match(key):
+        user = iam_backends[caller_account]["aws"].get_user_from_access_key_id(key)
+        caller = user.arn if user else caller
+    principals = {"*", caller_account, f"arn:aws:iam::{caller_account}:root", caller}
+    if any(_admits(s, principals, params.get("ExternalId")) for s in statements):
+        return None
+    return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _admits(statement: dict, principals: set[str], external_id: str | None) -> bool:
+    """Whether one trust policy statement lets these principals assume the role with this external id."""
+    named = statement.get("Principal", {})
+    named = _listed(named.get("AWS", []) if isinstance(named, dict) else named)
+    if (statement.get("Effect") != "Allow" or not principals.intersection(named)
+            or not any(_like(a, "sts:AssumeRole") for a in _listed(statement.get("Action", [])))):
+        return False
+    for operator, pairs in statement.get("Condition", {}).items():
+        for key, wanted in pairs.items():
+            test = TRUST_OPERATORS.get(operator)
+            if key != "sts:ExternalId" or test is None or external_id is None:
+                return False
+            if not any(test(w, external_id) for w in _listed(wanted)):
+                return False
+    return True
+
+
+# IAM's names for the S3 actions moto's S3 names otherwise when it checks IAM.
+MOTO_S3_ACTIONS = {"HeadBucket": "ListBucket", "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+                   "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+                   "DeletePublicAccessBlock": "PutBucketPublicAccessBlock"}
+
+
+def keep_inline_policies_as_json() -> None:
+    """moto keeps a CloudFormation role's inline policies as dicts: GetRolePolicy then answers a
+    Python repr and every IAM check of that role's sessions fails. Keep JSON, as AWS does."""
+    from moto.iam.models import Role
+
+    put = Role.put_policy
+    if getattr(put, "keeps_json", False):
+        return
+
+    def put_policy(self, policy_name, policy_json):
+        put(self, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
+
+    put_policy.keeps_json = True
+    Role.put_policy = put_policy
+
+
 def enforce_iam_for_principals() -> None:
     """Make moto check IAM on every call signed by an IAM principal, and on no other.
 
@@ -159,10 +268,13 @@ def enforce_iam_for_principals() -> None:
             return  # an account root, which may do anything
         path = self.raw_path
         query = self.uri.split("?", 1)[1] if "?" in self.uri else ""
+        action = self._get_action()
+        if iam_request_cls.__name__ == "S3IAMRequest":
+            action = MOTO_S3_ACTIONS.get(action, action)
         request = iam_request_cls(
             account_id=self.current_account, method=self.method,
             path=f"{path}?{query}" if query else path, data=self.data, body=self.raw_body,
-            headers=self.headers, action=self._get_action())
+            headers=self.headers, action=action)
         request.check_signature()
         request.check_action_permitted(resource)
 
@@ -171,6 +283,7 @@ def enforce_iam_for_principals() -> None:
 
 def build_app() -> Sandbox:
     enforce_iam_for_principals()
+    keep_inline_policies_as_json()
     return Sandbox(DomainDispatcherApplication(create_backend_app))
 
 

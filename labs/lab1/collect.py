@@ -59,6 +59,9 @@ def permissions(reader: Reader, inv: Inventory) -> dict:
     users = {u: d for u, d in inv["iam"]["users"].items() if u in USERS}
     instance = (inv["instances"] or [None])[0]
     method = {"embedded": "probe", "aws": "simulate"}.get(reader.target.name, "policy")
+    keys = reader.state.get("access_keys", {})
+    if method == "probe" and not all(u in keys for u in users):
+        method = "policy"  # graded by someone without the learner's state (an instructor): no keys to probe with
     if method == "probe":
         found = {u: _probe(reader, u, instance) for u in users}
     elif method == "simulate":
@@ -107,7 +110,7 @@ def _simulate(iam, user_arn: str, instance: dict | None) -> dict:
 
 
 def _evaluate(iam, authz: dict, user: str) -> dict:
-    """Where IAM is not enforced (LocalStack), evaluate the user's policy documents as AWS does."""
+    """Where IAM is not enforced (LocalStack), or no user keys are at hand, evaluate the policy documents as AWS does."""
     from moto.iam.access_control import IAMPolicy, PermissionResult
 
     user_data = authz["users"][user]

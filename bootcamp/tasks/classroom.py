@@ -1,0 +1,58 @@
+"""`invoke class.*`: grade a whole class from a roster, and merge the shards of a CI run."""
+
+from pathlib import Path
+
+from invoke import Exit, task
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bootcamp.classroom import merge as merging
+from bootcamp.classroom import roster as rosters
+from bootcamp.classroom.run import grade_class
+from bootcamp.labmodel import get_lab
+from bootcamp.targets import make_target
+from bootcamp.tasks import TARGET_HELP, friendly, settings
+
+
+@task(help={"roster": "CSV of learners: learner_id, name, and one of profile, role_arn (+ external_id) "
+                      "or sandbox_account (see the README)",
+            "lab": "lab number to grade", "out": "folder for the gradebook, reports and per-learner files",
+            "shard": "grade only part K of N of the roster, e.g. 3/8 (for a CI job matrix)",
+            "workers": "learners collected at once (default 4)",
+            **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang")}})
+@friendly
+def grade(c, roster, lab, out, shard=None, workers=4, target=None, region=None, port=None, profile=None,
+          lang=None):
+    """Grade every learner of a roster; exit 0 all pass, 1 some step fails, 2 some learner could not be graded."""
+    s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang)
+    lab_ = get_lab(lab)
+    index, count = rosters.parse_shard(shard)
+    class_roster = rosters.load(roster).shard(index, count)
+    console = Console(stderr=True)
+    for problem in class_roster.problems:
+        console.print(f"[yellow]{problem}[/yellow]", highlight=False)
+    columns = (TextColumn("lab {task.fields[lab]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("collect", total=len(class_roster.learners), lab=lab_.id)
+        graded = grade_class(lab_, class_roster, make_target(s), s.lang, int(workers),
+                             progress=lambda _: progress.advance(bar))
+    graded.shard = (index, count)
+    records = merging.write(graded, Path(out))
+    _report(records, graded.problems, Path(out))
+    raise Exit(code=graded.exit_code)
+
+
+@task(help={"parts": "the shards' --out folders: a quoted glob ('parts/part-*'), a comma-separated list, "
+                     "or the folder that holds them", "out": "folder for the merged files"})
+@friendly
+def merge(c, parts, out):
+    """Join the outputs of sharded class.grade runs into one gradebook and one set of reports."""
+    records, problems = merging.merge(merging.find_parts(parts), Path(out))
+    _report(records, problems, Path(out))
+
+
+def _report(records, problems, out: Path) -> None:
+    counts = {k: sum(r.status == k for r in records) for k in ("PASS", "FAIL", "ERROR")}
+    print(f"{len(records)} learners graded: {counts['PASS']} passed every step, {counts['FAIL']} not finished, "
+          f"{counts['ERROR']} could not be fully graded; {len(problems)} roster row(s) skipped. "
+          f"Gradebook: {out / 'gradebook.csv'}, report: {out / 'report.html'}")
