@@ -13,7 +13,6 @@ API calls per learner come from the sandbox's own counters.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -31,12 +30,6 @@ from bootcamp.labmodel import get_lab  # noqa: E402
 from bootcamp.sandbox import control  # noqa: E402
 from bootcamp.settings import Settings  # noqa: E402
 from bootcamp.targets import make_target  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def minimal_reads(lab_id: str, client) -> None:
@@ -73,7 +66,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-class-"))
-    base = Settings.from_env(env={}, home=home, sandbox_port=free_port())
+    base = Settings.from_env(env={}, home=home, sandbox_port=control.free_port())
     control.up(base)
     try:
         lab = get_lab(args.lab)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,12 +30,6 @@ from bootcamp.settings import Settings  # noqa: E402
 from bootcamp.targets import make_target  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def calls(settings: Settings) -> Counter:
     rows = control.stats(settings)["by_account_service"]
     return Counter({r["service"]: r["requests"] for r in rows if r["account"] == settings.sandbox_account})
@@ -48,7 +41,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
-    base = Settings.from_env(env={}, home=home, sandbox_port=free_port())
+    base = Settings.from_env(env={}, home=home, sandbox_port=control.free_port())
     control.up(base)
     try:
         for n, lab_id in enumerate(args.lab or list(all_labs())):

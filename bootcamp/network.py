@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bootcamp.errors import BootcampError
-from bootcamp.provision import GONE, Context, tolerate
+from bootcamp.provision import GONE, Context, name_of, tolerate
 
 VPC_CIDR = "10.0.0.0/16"
 SUBNET_CIDRS = ("10.0.0.0/24", "10.0.1.0/24")
@@ -160,10 +160,6 @@ def web_instance(ctx: Context, layout: Layout, net: Network, user_data: str,
         ec2.get_waiter("instance_running").wait(InstanceIds=[instance])
     ctx.did(f"instance {layout.instance} {instance} ({INSTANCE_TYPE}, public subnet 1)")
     return instance
-
-
-def name_of(resource: dict) -> str:
-    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == "Name"), "")
 
 
 def clean(ctx: Context) -> None:

@@ -18,6 +18,15 @@ AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-defau
 GONE = ("terminated", "shutting-down")
 
 
+def tag_value(resource: dict, key: str) -> str:
+    """A tag's value on an EC2-style resource description ('' when it has none)."""
+    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), "")
+
+
+def name_of(resource: dict) -> str:
+    return tag_value(resource, "Name")
+
+
 def error_code(exc: bx.ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 

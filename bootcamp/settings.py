@@ -11,6 +11,7 @@ from pathlib import Path
 TARGETS = ("embedded", "localstack", "aws")
 DEFAULT_PORT = 4599
 DEFAULT_REGION = "us-west-2"
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # us-west-2, ap-northeast-2, us-gov-west-1
 DEFAULT_SANDBOX_ACCOUNT = "123456789012"
 LANGS = ("en", "ko")
 ENV_VARS = {

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from bootcamp.errors import BootcampError
 from bootcamp.render import render as render_template
+from bootcamp.settings import REGION_NAME
 
 LIMIT = 16 * 1024  # EC2 refuses user data above 16 KB (before base64)
 MARKER = "# aws-bootcamp-labs: employee-directory user data"
 PORT = 80
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ARCHIVE = re.compile(r"<<'ARCHIVE'\n(.*?)\nARCHIVE\n", re.S)
 _ENV = re.compile(r"^Environment=(\w+)=(.*)$", re.M)
 _LISTEN = re.compile(r"-m employee_directory .*--port (\d+)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 _accounts = itertools.count(1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def sandbox_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bootcamp-home")
@@ -37,7 +30,7 @@ def sandbox_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sandbox(sandbox_home):
     """A sandbox server process on a free port, as `invoke sandbox.up` starts it."""
-    settings = Settings.from_env(env={}, home=sandbox_home, sandbox_port=free_port())
+    settings = Settings.from_env(env={}, home=sandbox_home, sandbox_port=control.free_port())
     control.up(settings)
     yield settings
     control.down(settings)

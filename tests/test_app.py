@@ -26,7 +26,8 @@ from bootcamp.state import LabState
 from bootcamp.targets import make_target
 from bootcamp.tasks.app import app_env
 from app_support import Client, FakeImds, clean_env, multipart, py39_problems, running
-from conftest import ROOT, free_port, run_invoke, sandbox_env
+from bootcamp.sandbox.control import free_port
+from conftest import ROOT, run_invoke, sandbox_env
 from employee_directory import instance
 from employee_directory.__main__ import serve
 from employee_directory.config import AppConfig, bucket_problem

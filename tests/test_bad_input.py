@@ -11,7 +11,8 @@ from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.targets import AwsTarget, EmbeddedTarget
 from bootcamp.errors import BootcampError, Declined
-from conftest import free_port, run_invoke, sandbox_env
+from bootcamp.sandbox.control import free_port
+from conftest import run_invoke, sandbox_env
 
 def one_line_error(result, *fragments: str) -> str:
     assert result.returncode not in (0, 1), result

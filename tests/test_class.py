@@ -263,3 +263,21 @@ def test_snapshots_carry_no_secrets():
     evidence = {"data": {"keys": {"SecretAccessKey": "abc", "id": "AKIAIOSFODNN7EXAMPLE"}, "password": "x"}}
     assert strip_secrets(evidence) == {"data": {"keys": {"SecretAccessKey": "<redacted>", "id": "<redacted>"},
                                                 "password": "<redacted>"}}
+
+
+def test_class_tasks_refuse_bad_input_in_one_line(settings, tmp_path):
+    env = sandbox_env(settings)
+    missing = run_invoke("class.grade", "--roster", str(tmp_path / "nope.csv"), "--lab", "2", "--out",
+                         str(tmp_path / "out"), env=env)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().startswith("error: no roster at")
+    bad_shard = run_invoke("class.grade", "--roster", str(tmp_path / "nope.csv"), "--lab", "2", "--out",
+                           str(tmp_path / "out"), "--shard", "9/8", env=env)
+    assert "--shard '9/8' is not K/N" in bad_shard.stderr
+    nothing = run_invoke("class.merge", str(tmp_path / "part-*"), "--out", str(tmp_path / "merged"), env=env)
+    assert nothing.returncode != 0 and "no class.grade output folders" in nothing.stderr
+    roster_file = tmp_path / "class.csv"
+    roster_file.write_text("learner_id,sandbox_account\na,123456789012\n")
+    down = run_invoke("class.grade", "--roster", str(roster_file), "--lab", "2", "--out", str(tmp_path / "o"),
+                      env={**env, "BOOTCAMP_SANDBOX_PORT": "1"})
+    assert down.returncode != 0 and len(down.stderr.strip().splitlines()) == 1, down.stderr

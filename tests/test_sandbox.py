@@ -9,7 +9,8 @@ from botocore.exceptions import ClientError
 
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
-from conftest import ROOT, free_port, run_invoke, sandbox_env
+from bootcamp.sandbox.control import free_port
+from conftest import ROOT, run_invoke, sandbox_env
 
 
 def shell(settings, script: str) -> subprocess.CompletedProcess:

@@ -113,8 +113,6 @@ class Access:
     def reach(self, learner: Learner) -> LearnerTarget:
         try:
             credentials, account = self._credentials(learner)
-        except Unreachable:
-            raise
         except (bx.BotoCoreError, bx.ClientError) as exc:
             raise Unreachable(explain(exc, self.base.name) or _short(exc)) from None
         except BootcampError as exc:

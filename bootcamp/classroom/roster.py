@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootcamp.errors import BootcampError
+from bootcamp.settings import REGION_NAME
 
 COLUMNS = ("learner_id", "name", "profile", "role_arn", "external_id", "sandbox_account", "region")
 WAYS = ("profile", "role_arn", "sandbox_account")
 LEARNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 ACCOUNT = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 SECRET_COLUMN = re.compile(r"secret|password|passwd|token|access_key", re.I)
 SECRET_VALUE = (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),  # an access key id
                 re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"))  # a secret access key
@@ -143,7 +143,7 @@ def _row(row: dict, line: int, seen: dict[str, int]) -> Learner | RosterProblem:
         return problem("external_id only goes with role_arn")
     if values.get("sandbox_account") and not ACCOUNT.match(values["sandbox_account"]):
         return problem(f"sandbox_account '{values['sandbox_account']}' is not a 12-digit account id")
-    if values.get("region") and not REGION.match(values["region"]):
+    if values.get("region") and not REGION_NAME.match(values["region"]):
         return problem(f"region '{values['region']}' is not an AWS region name")
     return Learner(id=learner, name=values.get("name", ""), line=line,
                    **{k: values.get(k, "") for k in ("profile", "role_arn", "external_id", "sandbox_account", "region")})

@@ -77,6 +77,8 @@ def grade_class(lab: Lab, roster: Roster, base: Target, lang: str = "en", worker
             return None, explain(exc, base.name) or f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         except BootcampError as exc:
             return None, str(exc)
+        except Exception as exc:  # a collector's bug must not cost the rest of the class its grades
+            return None, f"collector error: {type(exc).__name__}: {exc}"
         finally:
             if progress:
                 progress(learner)

@@ -60,6 +60,13 @@ def _health(port: int, timeout: float = 1.0) -> dict | None:
         return None
 
 
+def free_port() -> int:
+    """A port nothing listens on now (for a sandbox of a test run or benchmark of its own)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _port_taken(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)

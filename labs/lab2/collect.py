@@ -9,7 +9,7 @@ import urllib.request
 
 from bootcamp.collect import Reader
 from bootcamp.inventory import Inventory
-from bootcamp.provision import GONE, TAG_LAB
+from bootcamp.provision import GONE, TAG_LAB, name_of, tag_value
 
 PROBE_TIMEOUT = 5.0
 USER_DATA_LIMIT = 10  # instances outside the default VPC whose user data is read
@@ -28,17 +28,9 @@ def collect(reader: Reader) -> Inventory:
     return inv
 
 
-def name_of(resource: dict) -> str:
-    return _tag(resource, "Name")
-
-
-def _tag(resource: dict, key: str) -> str:
-    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), "")
-
-
 def lab_of(resource: dict) -> str:
     """The lab whose provisioning made it ('' for what the learner made)."""
-    return _tag(resource, TAG_LAB)
+    return tag_value(resource, TAG_LAB)
 
 
 def _all(ec2, operation: str, key: str, **kwargs) -> list[dict]:

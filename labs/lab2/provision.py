@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bootcamp import network, userdata
-from bootcamp.provision import GONE, Context
+from bootcamp.provision import GONE, Context, name_of
 
 LAYOUT = network.Layout(vpc="lab-2-vpc", subnets=("lab-2-subnet-public1", "lab-2-subnet-public2"),
                         igw="lab-2-igw", route_table="lab-2-rtb-public")
@@ -45,7 +45,7 @@ def _learners_own(ctx: Context) -> list[str]:
     ec2 = ctx.client("ec2")
     untagged = [v for v in ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": [network.VPC_CIDR]}])["Vpcs"]
                 if not ctx.is_ours(v.get("Tags"))]
-    found = [f"VPC {network.name_of(v) or v['VpcId']} ({v['VpcId']})" for v in untagged]
+    found = [f"VPC {name_of(v) or v['VpcId']} ({v['VpcId']})" for v in untagged]
     pages = ec2.get_paginator("describe_instances").paginate(
         Filters=[{"Name": "tag:Name", "Values": [LAYOUT.instance]}])
     found += [f"instance {LAYOUT.instance} ({i['InstanceId']})" for page in pages
