@@ -43,6 +43,12 @@ class GradeResult:
     def passed(self) -> bool:
         return bool(self.steps) and all(s.status == PASS for s in self.steps)
 
+    def overall(self, error: str = "") -> str:
+        """One status for the whole grade: ERROR when anything could not be judged, else PASS or FAIL."""
+        if error or any(s.status == ERROR for s in self.steps):
+            return ERROR
+        return PASS if self.passed else FAIL
+
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, **asdict(self), "score": self.score, "max_score": self.max_score}
 

@@ -39,21 +39,22 @@ def localstack(tmp_path, monkeypatch):
     return Settings.from_env(env={}, target="localstack", home=tmp_path, owner="tester")
 
 
-@pytest.fixture
-def lab1_localstack(localstack):
-    """Lab 1 in LocalStack's one account, cleaned before and after."""
-    lab = LabDriver("1", localstack)
+def cleaned(lab_id: str, settings: Settings):
+    """A lab in LocalStack's one account, cleaned before and after."""
+    lab = LabDriver(lab_id, settings)
     lab.run("clean")
     yield lab
     lab.run("clean")
+
+
+@pytest.fixture
+def lab1_localstack(localstack):
+    yield from cleaned("1", localstack)
 
 
 @pytest.fixture
 def lab2_localstack(localstack):
-    lab = LabDriver("2", localstack)
-    lab.run("clean")
-    yield lab
-    lab.run("clean")
+    yield from cleaned("2", localstack)
 
 
 def test_lab2_runs_start_to_clean(lab2_localstack):

@@ -34,14 +34,16 @@ class Record:
 
     @property
     def status(self) -> str:
-        if self.error or any(s.status == ERROR for s in self.result.steps):
-            return ERROR
-        return PASS if self.result.passed else FAIL
+        return self.result.overall(self.error)
 
     def summary(self) -> dict:
         return {"id": self.id, "name": self.name, "line": self.line, "account": self.result.account,
                 "status": self.status, "score": self.result.score, "max_score": self.result.max_score,
                 "error": self.error}
+
+
+def counts(records: list[Record]) -> dict[str, int]:
+    return {k: sum(r.status == k for r in records) for k in (PASS, FAIL, ERROR)}
 
 
 def strip_secrets(value):
@@ -105,7 +107,7 @@ def write_class(out: Path, lab: Lab, target: str, lang: str, records: list[Recor
     stats = step_stats(lab, records, lang)
     context = {"lab": lab, "title": lab.title(lang), "target": target, "records": records,
                "problems": problems, "stats": stats, "shard": shard, "lang": lang,
-               "counts": {k: sum(r.status == k for r in records) for k in (PASS, FAIL, ERROR)}}
+               "counts": counts(records)}
     (out / "report.html").write_text(render("class-report.html", **context), encoding="utf-8")
     (out / "summary.md").write_text(render("class-summary.md", **context), encoding="utf-8")
 

@@ -17,7 +17,7 @@ from bootcamp.collect import Reader
 from bootcamp.errors import BootcampError, explain
 from bootcamp.inventory import Inventory
 from bootcamp.labmodel import Lab
-from bootcamp.results import ERROR, FAIL, PASS, GradeResult, StepResult
+from bootcamp.results import ERROR, PASS, GradeResult, StepResult
 from bootcamp.targets import Target
 
 
@@ -30,9 +30,7 @@ class LearnerGrade:
 
     @property
     def status(self) -> str:
-        if self.error or any(s.status == ERROR for s in self.result.steps):
-            return ERROR
-        return PASS if self.result.passed else FAIL
+        return self.result.overall(self.error)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bootcamp.classroom import merge as merging
 from bootcamp.classroom import roster as rosters
+from bootcamp.classroom.outputs import counts
 from bootcamp.classroom.run import grade_class
 from bootcamp.labmodel import get_lab
 from bootcamp.targets import make_target
@@ -52,7 +53,7 @@ def merge(c, parts, out):
 
 
 def _report(records, problems, out: Path) -> None:
-    counts = {k: sum(r.status == k for r in records) for k in ("PASS", "FAIL", "ERROR")}
-    print(f"{len(records)} learners graded: {counts['PASS']} passed every step, {counts['FAIL']} not finished, "
-          f"{counts['ERROR']} could not be fully graded; {len(problems)} roster row(s) skipped. "
+    found = counts(records)
+    print(f"{len(records)} learners graded: {found['PASS']} passed every step, {found['FAIL']} not finished, "
+          f"{found['ERROR']} could not be fully graded; {len(problems)} roster row(s) skipped. "
           f"Gradebook: {out / 'gradebook.csv'}, report: {out / 'report.html'}")
