@@ -51,9 +51,14 @@ def main() -> None:
 
 
 def measure(lab, settings: Settings, runs: int) -> None:
-    home = settings.home
     target = make_target(settings)
-    lifecycle.provision("start", lab, target, settings, log=lambda _: None)
+    ctx = lifecycle.provision("start", lab, target, settings, log=lambda _: None)
+    with lifecycle.running(lab, ctx):  # lab 3's app, which its grade asks
+        grade_twice(lab, settings, target, runs)
+
+
+def grade_twice(lab, settings: Settings, target, runs: int) -> None:
+    home = settings.home
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_"))},
            "BOOTCAMP_HOME": str(home), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port),
            "BOOTCAMP_SANDBOX_ACCOUNT": settings.sandbox_account}

@@ -17,6 +17,7 @@ class Reader:
 
     target: Target
     state: dict
+    home: Path | None = None  # where this machine keeps the learner's files (none in class grading)
 
     def client(self, service: str):
         return self.target.client(service, readonly_guard=True)
@@ -28,7 +29,7 @@ class Reader:
 def collect(lab: Lab, target: Target, home: Path) -> Inventory:
     """Read everything the lab's graders judge, once."""
     state = LabState(home, target.name, target.account_id, lab.id).load()
-    inventory = lab.collect.collect(Reader(target, state))
+    inventory = lab.collect.collect(Reader(target, state, home))
     inventory.meta.update(lab=lab.id, target=target.name, account=target.account_id,
                           region=target.region)
     return inventory

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import botocore.exceptions as bx
 from botocore.config import Config
@@ -39,6 +40,11 @@ def bucket_suffix(owner: str, account: str) -> str:
     return f"{int(hashlib.sha256(f'{owner}:{account}'.encode()).hexdigest(), 16) % 10000:04d}"
 
 
+def initials(owner: str) -> str:
+    """Two letters for names a learner makes unique (employee-photo-bucket-<initials>-...)."""
+    return (re.sub(r"[^a-z]", "", owner.lower()) + "xx")[:2]
+
+
 def learner_values(settings: Settings, lab: Lab) -> tuple[dict[str, str], str]:
     """The values for this learner, and '' or one line saying why some are placeholders."""
     target = make_target(settings)
@@ -61,6 +67,8 @@ def learner_values(settings: Settings, lab: Lab) -> tuple[dict[str, str], str]:
         "target": target.name, "account_id": known, "region": region, "endpoint": endpoint,
         "profile": settings.profile or "", "owner": settings.owner,
         "bucket_suffix": bucket_suffix(settings.owner, account) if account else UNKNOWN_SUFFIX,
+        "initials": initials(settings.owner), "app_port": str(settings.app_port),
+        "lab_dir": str(settings.home / f"lab{lab.id}"),
         "console_url": f"https://{known}.signin.aws.amazon.com/console",
         "state_file": str(LabState(settings.home, target.name, known, lab.id).path),
     }, why

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from bootcamp import grading
@@ -42,6 +43,12 @@ def provision(action: str, lab: Lab, target: Target, settings: Settings,
     return ctx
 
 
+def running(lab: Lab, ctx: Context):
+    """What a learner keeps running beside the account while grading (lab 3's app), if anything."""
+    beside = getattr(lab.provision, "running", None)
+    return beside(ctx) if beside else nullcontext()
+
+
 @dataclass
 class Verification:
     lab: str
@@ -78,19 +85,21 @@ def verify(lab: Lab, settings: Settings, log: Callable[[str], None] = print) -> 
 
     phase("start")
     provision("start", lab, target, settings, log)
+
     def graded(name: str, wrong: Callable) -> None:
         phase(name)
         grade, _ = grading.grade(lab, target, settings.home, settings.lang)
         result.grades.append(grade)
         result.problems += [problem for step in grade.steps if (problem := wrong(step))]
 
-    graded("grade before solving", lambda step: (
-        f"step {step.id} passes before the learner did anything" if step.status == PASS else
-        None if step.hint else f"step {step.id} fails without a hint ({step.status}: {step.message})"))
-    phase("solve")
-    provision("solve", lab, target, settings, log)
-    graded("grade after solving", lambda step: (
-        None if step.status == PASS else f"step {step.id} is {step.status} after solve: {step.message}"))
+    with running(lab, ctx):
+        graded("grade before solving", lambda step: (
+            f"step {step.id} passes before the learner did anything" if step.status == PASS else
+            None if step.hint else f"step {step.id} fails without a hint ({step.status}: {step.message})"))
+        phase("solve")
+        provision("solve", lab, target, settings, log)
+        graded("grade after solving", lambda step: (
+            None if step.status == PASS else f"step {step.id} is {step.status} after solve: {step.message}"))
     phase("clean")
     provision("clean", lab, target, settings, log)
     left = lab.provision.leftovers(ctx)

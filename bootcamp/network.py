@@ -6,10 +6,13 @@ Lab 2 has the learner build this; labs 3 and 4 start from it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
+import botocore.exceptions as bx
+
 from bootcamp.errors import BootcampError
-from bootcamp.provision import GONE, Context, name_of, tolerate
+from bootcamp.provision import GONE, Context, error_code, name_of, tolerate
 
 VPC_CIDR = "10.0.0.0/16"
 SUBNET_CIDRS = ("10.0.0.0/24", "10.0.1.0/24")
@@ -150,16 +153,31 @@ def web_instance(ctx: Context, layout: Layout, net: Network, user_data: str,
         return found[0]["InstanceId"]
     ctx.target.check_instance_type(INSTANCE_TYPE)
     extra = {"IamInstanceProfile": {"Name": instance_profile}} if instance_profile else {}
-    made = ec2.run_instances(
-        ImageId=ctx.al2023_ami(), InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1, UserData=user_data,
-        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": net.subnets[0], "Groups": [net.web_sg],
-                            "AssociatePublicIpAddress": True}],
-        TagSpecifications=ctx.tag_specs("instance", "volume", Name=layout.instance), **extra)
+
+    def launch():
+        return ec2.run_instances(
+            ImageId=ctx.al2023_ami(), InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1, UserData=user_data,
+            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": net.subnets[0], "Groups": [net.web_sg],
+                                "AssociatePublicIpAddress": True}],
+            TagSpecifications=ctx.tag_specs("instance", "volume", Name=layout.instance), **extra)
+    made = _until_profile_usable(ctx, launch) if instance_profile else launch()
     instance = made["Instances"][0]["InstanceId"]
     if ctx.target.name == "aws":
         ec2.get_waiter("instance_running").wait(InstanceIds=[instance])
     ctx.did(f"instance {layout.instance} {instance} ({INSTANCE_TYPE}, public subnet 1)")
     return instance
+
+
+def _until_profile_usable(ctx: Context, launch, tries: int = 12, pause: float = 5.0):
+    """EC2 refuses a new instance profile for a few seconds after IAM made it (on AWS)."""
+    for attempt in range(tries):
+        try:
+            return launch()
+        except bx.ClientError as exc:
+            young = error_code(exc) == "InvalidParameterValue" and "iamInstanceProfile" in str(exc)
+            if not young or ctx.target.name != "aws" or attempt == tries - 1:
+                raise
+            time.sleep(pause)
 
 
 def clean(ctx: Context) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 TARGETS = ("embedded", "localstack", "aws")
 DEFAULT_PORT = 4599
+DEFAULT_APP_PORT = 8080
 DEFAULT_REGION = "us-west-2"
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # us-west-2, ap-northeast-2, us-gov-west-1
 DEFAULT_SANDBOX_ACCOUNT = "123456789012"
@@ -17,7 +18,7 @@ LANGS = ("en", "ko")
 ENV_VARS = {
     "BOOTCAMP_TARGET": "target", "BOOTCAMP_REGION": "region", "BOOTCAMP_SANDBOX_PORT": "sandbox_port",
     "BOOTCAMP_SANDBOX_ACCOUNT": "sandbox_account", "BOOTCAMP_LANG": "lang",
-    "BOOTCAMP_OWNER": "owner", "BOOTCAMP_HOME": "home",
+    "BOOTCAMP_OWNER": "owner", "BOOTCAMP_HOME": "home", "BOOTCAMP_APP_PORT": "app_port",
 }
 
 
@@ -36,6 +37,7 @@ class Settings:
     target: str = "embedded"
     region: str | None = None
     sandbox_port: int = DEFAULT_PORT
+    app_port: int = DEFAULT_APP_PORT  # where `invoke app.run` serves the Employee Directory app
     sandbox_account: str = DEFAULT_SANDBOX_ACCOUNT
     profile: str | None = None
     lang: str = "en"
@@ -48,8 +50,9 @@ class Settings:
         env = os.environ if env is None else env
         values: dict = {field: env[var] for var, field in ENV_VARS.items() if var in env}
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "sandbox_port" in values:
-            values["sandbox_port"] = _port(values["sandbox_port"])
+        for name in ("sandbox_port", "app_port"):
+            if name in values:
+                values[name] = port_number(values[name], name.replace("_", " "))
         if "home" in values:
             values["home"] = Path(values["home"])
         return cls(**values).checked()
@@ -72,7 +75,7 @@ class Settings:
         return replace(self, **changes).checked()
 
 
-def _port(value) -> int:
+def port_number(value, what: str = "sandbox port") -> int:
     from bootcamp.errors import BootcampError
 
     try:
@@ -80,5 +83,5 @@ def _port(value) -> int:
     except (TypeError, ValueError):
         port = -1
     if not 0 < port < 65536:
-        raise BootcampError(f"sandbox port '{value}' is not a TCP port number (1-65535)")
+        raise BootcampError(f"{what} '{value}' is not a TCP port number (1-65535)")
     return port

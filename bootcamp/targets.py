@@ -188,7 +188,7 @@ class LocalStackTarget(Target):
     def _refuse(self, service: str, why: str):
         what = LOCALSTACK_MISSING.get(service, service)
         if service == "dynamodb":
-            why = "offline it cannot fetch DynamoDB Local"
+            what, why = "Amazon DynamoDB", "offline it cannot fetch DynamoDB Local"
         raise TargetUnavailable(f"LocalStack here does not serve {service} ({what}: {why}): {INSTEAD}")
 
     def check_answers(self, service: str) -> None:

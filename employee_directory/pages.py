@@ -46,7 +46,7 @@ def photo(url, name) -> str:
 
 
 def employees(rows) -> str:
-    cells = "".join(fill(ROW, {"photo": photo(r.get("photo_url"), r.get("name"))}, id=quote(r["id"], safe=""),
+    cells = "".join(fill(ROW, {"photo": photo(r.get("photo_url"), r.get("name"))}, id=quote(r.get("id", ""), safe=""),
                          name=r.get("name"), email=r.get("email"), location=r.get("location")) for r in rows)
     return f"<table>{cells}</table>" if rows else "<p>No employees yet.</p>"
 

@@ -75,7 +75,8 @@ class Store:
 
     def employees(self) -> list:
         found = self.call("dynamodb", "scan", TableName=self.config.table)["Items"]  # 1 MB: a big directory
-        return sorted(map(plain, found), key=lambda i: (i.get("name", "").lower(), i["id"]))
+        # A console-made item may lack a name, or (in a table keyed otherwise) an id.
+        return sorted(map(plain, found), key=lambda i: (i.get("name", "").lower(), i.get("id", "")))
 
     def employee(self, emp_id: str):
         found = self.call("dynamodb", "get_item", TableName=self.config.table, Key={"id": {"S": emp_id}})

@@ -84,6 +84,10 @@ class LabDriver:
     def client(self, service: str):
         return self.target.client(service)
 
+    def running(self):
+        """What the learner keeps running while grading (lab 3's app, served here), as a context."""
+        return lifecycle.running(self.lab, self.context())
+
 
 @pytest.fixture
 def lab1(settings) -> LabDriver:
@@ -93,6 +97,11 @@ def lab1(settings) -> LabDriver:
 @pytest.fixture
 def lab2(settings) -> LabDriver:
     return LabDriver("2", settings)
+
+
+@pytest.fixture
+def lab3(settings) -> LabDriver:
+    return LabDriver("3", settings)
 
 
 def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -106,6 +115,7 @@ def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subpr
 def sandbox_env(settings: Settings) -> dict[str, str]:
     """The environment a learner has after `eval "$(invoke sandbox.env)"` (plus our home)."""
     return {"BOOTCAMP_HOME": str(settings.home), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port),
+            "BOOTCAMP_APP_PORT": str(settings.app_port),
             "BOOTCAMP_SANDBOX_ACCOUNT": settings.sandbox_account, "BOOTCAMP_TARGET": "embedded",
             "AWS_ENDPOINT_URL": control.endpoint(settings), "AWS_ACCESS_KEY_ID": settings.sandbox_account,
             "AWS_SECRET_ACCESS_KEY": control.SECRET, "AWS_DEFAULT_REGION": "us-west-2"}

@@ -24,7 +24,7 @@ import employee_directory
 from bootcamp.sandbox import control
 from bootcamp.state import LabState
 from bootcamp.targets import make_target
-from bootcamp.tasks.app import app_env
+from bootcamp.webapp import app_env
 from app_support import Client, FakeImds, clean_env, multipart, py39_problems, running
 from bootcamp.sandbox.control import free_port
 from conftest import ROOT, run_invoke, sandbox_env
@@ -469,7 +469,10 @@ def test_app_run_serves_the_sandbox_account_with_the_labs_bucket(settings):
         assert status["endpoint"] == control.endpoint(settings) and status["region"] == "us-west-2"
         assert status["bucket"] == {"name": bucket, "source": "env", "reachable": True, "error": None}
         assert status["table"]["exists"] is False
+        [announced] = control.registered_apps(settings, settings.sandbox_account)  # so lab.grade can ask it
+        assert announced["url"] == f"http://127.0.0.1:{port}" and announced["pid"] > 0
     assert server.code == 0, server.err
+    assert control.registered_apps(settings, settings.sandbox_account) == []  # withdrawn when it stops
     lines = server.out.splitlines()
     assert lines[0].startswith(f"Employee Directory at http://127.0.0.1:{port} -> embedded sandbox")
     assert settings.sandbox_account in lines[0] and bucket in lines[0]

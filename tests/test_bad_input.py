@@ -44,6 +44,12 @@ def test_bad_port(settings):
     one_line_error(run_invoke("sandbox.up", "--port", "99999", env=sandbox_env(settings)), "not a TCP port")
 
 
+def test_bad_app_port(settings):
+    one_line_error(run_invoke("app.run", "--port", "http", env=sandbox_env(settings)), "app port 'http' is not a TCP port")
+    one_line_error(run_invoke("app.run", env={**sandbox_env(settings), "BOOTCAMP_APP_PORT": "0"}),
+                   "app port '0' is not a TCP port")
+
+
 def test_grading_a_sandbox_that_is_down(settings):
     env = {**sandbox_env(settings), "BOOTCAMP_SANDBOX_PORT": str(free_port())}
     one_line_error(run_invoke("lab.grade", "1", env=env), "sandbox is down", "invoke sandbox.up")

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from html import unescape
@@ -35,6 +36,7 @@ def sample_values(target: str) -> dict[str, str]:
     return {"target": target, "account_id": "210987654321", "region": "eu-west-1", "profile": "",
             "endpoint": {"embedded": "http://127.0.0.1:4599", "localstack": "http://localhost:4566"}.get(target, ""),
             "owner": "learner", "bucket_suffix": "0042", "state_file": "/home/learner/.aws-bootcamp/state/x.json",
+            "initials": "le", "app_port": "8080", "lab_dir": "/home/learner/.aws-bootcamp/lab3",
             "console_url": "https://210987654321.signin.aws.amazon.com/console"}
 
 
@@ -167,14 +169,19 @@ def replay(blocks: list[str], settings, work: Path) -> subprocess.CompletedProce
 
 @pytest.mark.parametrize("lab", LABS, **BY_LAB)
 def test_guide_commands_make_every_step_pass(lab, settings, tmp_path):
+    settings = settings.but(app_port=control.free_port())  # lab 3's guide serves the app in the background
     driver = LabDriver(lab.id, settings)
     driver.run("start")
     values, unknown = learner_values(settings, lab)
     assert unknown == ""
     blocks = runnable_blocks(render_guide(lab, "en", "md", values))
     assert blocks == runnable_blocks(render_guide(lab, "ko", "md", values)), "commands must not depend on the language"
-    shell = replay(blocks, settings, tmp_path)
-    failing = [f"{s.id} {s.status}: {s.message}" for s in driver.grade().steps if s.status != PASS]
+    try:
+        shell = replay(blocks, settings, tmp_path)
+        failing = [f"{s.id} {s.status}: {s.message}" for s in driver.grade().steps if s.status != PASS]
+    finally:
+        for app in control.registered_apps(settings, settings.sandbox_account):
+            os.kill(app["pid"], signal.SIGTERM)  # what the guide left running, as a learner would
     output = (f"\n--- the guide's shell (exit {shell.returncode}) ---\n{shell.stdout[-2000:]}"
               f"\n--- its stderr ---\n{shell.stderr[-3000:]}")
     assert not failing, "after the guide's commands:\n" + "\n".join(failing) + output

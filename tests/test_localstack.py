@@ -13,7 +13,7 @@ import pytest
 from bootcamp.errors import TargetUnavailable
 from bootcamp.settings import Settings
 from bootcamp.targets import LocalStackTarget
-from conftest import LabDriver
+from conftest import LabDriver, run_invoke
 
 HOST = os.environ.get("LOCALSTACK_HOST", "127.0.0.1:4566")
 
@@ -115,6 +115,22 @@ def test_dynamodb_that_cannot_start_offline_is_refused_quickly(localstack):
     except TargetUnavailable as refused:
         assert "DynamoDB" in str(refused) and "--target embedded" in str(refused)
     print(f"dynamodb readiness answered in {time.monotonic() - started:.1f} s")
+
+
+@pytest.mark.parametrize("command", [("lab.start", "3"), ("lab.grade", "3"), ("app.run",)])
+def test_lab3_without_dynamodb_there_is_refused_in_one_line(localstack, command):
+    """Offline, LocalStack's DynamoDB fails to download DynamoDB Local: say so, before anything is made."""
+    try:
+        LocalStackTarget(localstack).check_ready(["dynamodb"])
+        pytest.skip("DynamoDB works in this LocalStack (it could download DynamoDB Local)")
+    except TargetUnavailable:
+        pass
+    out = run_invoke(*command, "--target", "localstack", env={"BOOTCAMP_HOME": str(localstack.home),
+                                                              "LOCALSTACK_HOST": HOST}, timeout=120)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert "dynamodb" in line and "--target embedded" in line and "--target aws" in line
+    assert not (localstack.home / "lab3").exists(), "nothing is prepared for a lab the target cannot run"
 
 
 def test_a_service_is_asked_whether_it_answers_not_only_listed(localstack):

@@ -1,12 +1,16 @@
 """The embedded sandbox as a learner's tools see it: the AWS CLI, accounts by key, IAM enforced for users."""
 
+import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from bootcamp.errors import SandboxError
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.sandbox.control import free_port
@@ -90,3 +94,191 @@ def test_status_up_down_and_reset(tmp_path):
     assert iam.list_users()["Users"] == []
     assert "sandbox stopped" in run_invoke("sandbox.down", env=env).stdout
     assert "sandbox is down" in run_invoke("sandbox.status", env=env).stdout
+
+
+# --- S3 Block Public Access, as on AWS since April 2023 -------------------------------------
+
+ALL_FOUR = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]
+
+
+def s3_client(settings):
+    return boto3.client("s3", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                        aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)
+
+
+def bucket_policy(bucket: str, principal, action="s3:GetObject", **extra) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": principal, "Action": action,
+         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"], **extra}]})
+
+
+def new_bucket(settings, name: str) -> tuple:
+    s3 = s3_client(settings)
+    bucket = f"{name}-{settings.sandbox_account}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    return s3, bucket
+
+
+def test_new_buckets_block_public_access_through_the_aws_cli(settings):
+    account = settings.sandbox_account
+    four = "PublicAccessBlockConfiguration.[" + ",".join(ALL_FOUR) + "]"
+    out = shell(settings, f'''
+        eval "$(python -m invoke sandbox.env)"
+        aws s3api create-bucket --bucket made-by-api-{account} \\
+            --create-bucket-configuration LocationConstraint=us-west-2 >/dev/null
+        aws s3api get-public-access-block --bucket made-by-api-{account} --query '{four}' --output text
+        aws s3 mb s3://made-by-mb-{account} >/dev/null
+        aws s3api get-public-access-block --bucket made-by-mb-{account} --query '{four}' --output text
+    ''')
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["True\tTrue\tTrue\tTrue"] * 2
+
+
+def test_a_public_policy_waits_for_block_public_policy_off_through_the_aws_cli(settings):
+    bucket = f"site-{settings.sandbox_account}"
+    policy = bucket_policy(bucket, "*")
+    out = shell(settings, f'''
+        eval "$(python -m invoke sandbox.env)"
+        aws s3api create-bucket --bucket {bucket} --create-bucket-configuration LocationConstraint=us-west-2 >/dev/null
+        if aws s3api put-bucket-policy --bucket {bucket} --policy '{policy}' 2>&1; then echo ACCEPTED; fi
+        echo ---
+        aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration \\
+            BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=true
+        aws s3api put-bucket-policy --bucket {bucket} --policy '{policy}'
+        aws s3api get-bucket-policy --bucket {bucket} --query Policy --output text
+    ''')
+    assert out.returncode == 0, out.stderr
+    refused, accepted = out.stdout.split("---\n")
+    assert "AccessDenied" in refused and "BlockPublicPolicy" in refused and "ACCEPTED" not in refused
+    assert json.loads(accepted) == json.loads(policy)
+
+
+def test_new_buckets_block_public_access_through_boto3(settings):
+    s3, bucket = new_bucket(settings, "defaults")
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == dict.fromkeys(ALL_FOUR, True)
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*"]}, ["*"]])
+def test_a_public_policy_is_refused_while_block_public_policy_is_on(settings, principal):
+    s3, bucket = new_bucket(settings, "public")
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, principal))
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Code"] == "AccessDenied" and "BlockPublicPolicy" in error["Error"]["Message"]
+    with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=bucket)
+
+
+@pytest.mark.parametrize("why", ["a role", "a condition", "a deny"])
+def test_a_policy_that_is_not_public_is_accepted_with_block_public_access_on(settings, why):
+    s3, bucket = new_bucket(settings, "private")
+    role = f"arn:aws:iam::{settings.sandbox_account}:role/EmployeeDirectoryAppRole"
+    policy = {
+        "a role": bucket_policy(bucket, {"AWS": role}, action="s3:*"),
+        "a condition": bucket_policy(bucket, "*", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
+        "a deny": bucket_policy(bucket, "*").replace('"Allow"', '"Deny"'),
+    }[why]
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == dict.fromkeys(ALL_FOUR, True)
+
+
+def test_a_policy_that_is_not_json_is_left_to_moto(settings):
+    s3, bucket = new_bucket(settings, "garbled")
+    s3.put_bucket_policy(Bucket=bucket, Policy="{not json")  # moto stores it; no traceback from us
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == "{not json"
+
+
+def test_a_public_policy_is_accepted_once_the_public_access_block_is_deleted(settings):
+    s3, bucket = new_bucket(settings, "opened")
+    s3.delete_public_access_block(Bucket=bucket)
+    with pytest.raises(ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+        s3.get_public_access_block(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, {"AWS": ["*"]}))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Principal"] == {"AWS": ["*"]}
+
+
+# --- the app registry: where `invoke app.run` serves the web app, for graders ---------------
+
+def other_account(settings) -> str:
+    """A second account no other test uses: the fixture's counter never reaches 90 million."""
+    return settings.sandbox_account[:4] + "9" + settings.sandbox_account[5:]
+
+
+def post_apps(settings, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{control.endpoint(settings)}/_bootcamp/apps", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_the_app_registry_lists_filters_replaces_and_removes(settings):
+    mine, theirs = settings.sandbox_account, other_account(settings)
+    control.register_app(settings, mine, "http://127.0.0.1:8001", 101)
+    control.register_app(settings, mine, "http://127.0.0.1:8002", 102)
+    control.register_app(settings, theirs, "http://127.0.0.1:8003", 103)
+    assert control.registered_apps(settings, mine) == [
+        {"account": mine, "url": "http://127.0.0.1:8001", "pid": 101},
+        {"account": mine, "url": "http://127.0.0.1:8002", "pid": 102}]
+    assert control.registered_apps(settings, theirs) == [
+        {"account": theirs, "url": "http://127.0.0.1:8003", "pid": 103}]
+    with urllib.request.urlopen(f"{control.endpoint(settings)}/_bootcamp/apps", timeout=5) as answer:
+        everyone = json.loads(answer.read())["apps"]
+    assert {a["pid"] for a in everyone if a["account"] in (mine, theirs)} == {101, 102, 103}
+
+    control.register_app(settings, mine, "http://127.0.0.1:8001", 201)  # app.run again: replaced
+    assert sorted((a["url"], a["pid"]) for a in control.registered_apps(settings, mine)) == [
+        ("http://127.0.0.1:8001", 201), ("http://127.0.0.1:8002", 102)]
+
+    status, left = post_apps(settings, json.dumps(
+        {"account": mine, "url": "http://127.0.0.1:8002", "remove": True}).encode())
+    assert status == 200 and left == {"apps": [{"account": mine, "url": "http://127.0.0.1:8001", "pid": 201}]}
+    control.unregister_app(settings, mine, "http://127.0.0.1:8001")
+    assert control.registered_apps(settings, mine) == []
+    assert len(control.registered_apps(settings, theirs)) == 1
+
+
+@pytest.mark.parametrize("body", [
+    "{not json", "[1, 2]", '{"url": "http://127.0.0.1:8001", "pid": 1}',
+    '{"account": "ACCOUNT", "pid": 1}', '{"account": "ACCOUNT", "url": "http://127.0.0.1:8001"}',
+    '{"account": "ACCOUNT", "url": "http://127.0.0.1:8001", "pid": "1"}',
+    '{"account": "12345", "url": "http://127.0.0.1:8001", "pid": 1}'])
+def test_a_bad_app_registration_is_answered_400_in_json(settings, body):
+    status, answer = post_apps(settings, body.replace("ACCOUNT", settings.sandbox_account).encode())
+    assert status == 400 and isinstance(answer["error"], str) and answer["error"]
+    assert control.registered_apps(settings, settings.sandbox_account) == []
+
+
+def test_the_app_registry_without_a_sandbox_says_so_in_one_line(tmp_path):
+    nowhere = Settings.from_env(env={}, home=tmp_path, sandbox_port=free_port())
+    with pytest.raises(SandboxError) as down:
+        control.registered_apps(nowhere, "123456789012")
+    assert str(down.value).count("\n") == 0 and control.endpoint(nowhere) in str(down.value)
+    assert "sandbox.up" in str(down.value)
+    with pytest.raises(SandboxError):
+        control.register_app(nowhere, "123456789012", "http://127.0.0.1:8001", 1)
+    control.unregister_app(nowhere, "123456789012", "http://127.0.0.1:8001")  # on exit: no error
+
+
+def test_a_dynamodb_refusal_by_iam_reaches_the_sdk_and_the_cli_in_json(settings):
+    """moto words IAM refusals in XML; DynamoDB's SDKs read JSON, so the reason was lost."""
+    root = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                        aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)
+    root.create_user(UserName="no-dynamodb")
+    key = root.create_access_key(UserName="no-dynamodb")["AccessKey"]
+    user = boto3.client("dynamodb", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    with pytest.raises(ClientError) as refused:
+        user.list_tables()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "is not authorized to perform: dynamodb:ListTables" in refused.value.response["Error"]["Message"]
+    cli = shell(settings, f'''
+        eval "$(python -m invoke sandbox.env)"
+        export AWS_ACCESS_KEY_ID={key["AccessKeyId"]} AWS_SECRET_ACCESS_KEY={key["SecretAccessKey"]}
+        aws dynamodb list-tables
+    ''')
+    assert cli.returncode != 0
+    assert "(AccessDeniedException)" in cli.stderr and "dynamodb:ListTables" in cli.stderr

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,52 @@ def inject_faults(settings: Settings, count: int, code: str = "") -> None:
     req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
                                  data=json.dumps({"count": count, "code": code}).encode())
     urllib.request.urlopen(req, timeout=5).read()
+
+
+APPS_TIMEOUT = 2.0  # seconds: app.run asks on start and on exit, a grade before it reads
+
+
+def _apps_call(settings: Settings, request: urllib.request.Request | str) -> list[dict]:
+    """One call to the sandbox's app registry; its answer's entries, or SandboxError in one line."""
+    try:
+        with urllib.request.urlopen(request, timeout=APPS_TIMEOUT) as r:
+            return json.loads(r.read())["apps"]
+    except urllib.error.HTTPError as exc:
+        try:
+            why = json.loads(exc.read()).get("error", exc.reason)
+        except (ValueError, AttributeError):
+            why = exc.reason
+        raise SandboxError(f"the sandbox at {endpoint(settings)} refused the app registry call: {why}") from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise SandboxError(f"the sandbox at {endpoint(settings)} does not answer ({why}): "
+                           "run `invoke sandbox.up`") from None
+
+
+def _post_app(settings: Settings, body: dict) -> list[dict]:
+    request = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/apps", method="POST",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    return _apps_call(settings, request)
+
+
+def register_app(settings: Settings, account: str, url: str, pid: int) -> None:
+    """Tell the sandbox that a copy of the web app serves this account at this URL (a grade asks)."""
+    _post_app(settings, {"account": account, "url": url, "pid": pid})
+
+
+def unregister_app(settings: Settings, account: str, url: str) -> None:
+    """Withdraw a registered app; a sandbox that is already down has nothing to forget."""
+    try:
+        _post_app(settings, {"account": account, "url": url, "remove": True})
+    except SandboxError:
+        pass  # runs on exit, often after `invoke sandbox.down`
+
+
+def registered_apps(settings: Settings, account: str) -> list[dict]:
+    """The copies of the web app registered for this account: [{"account", "url", "pid"}, ...]."""
+    query = urllib.parse.urlencode({"account": account})
+    return _apps_call(settings, f"{endpoint(settings)}/_bootcamp/apps?{query}")
 
 
 def env_exports(settings: Settings, region: str) -> str:

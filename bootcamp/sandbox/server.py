@@ -12,9 +12,15 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   `trust_refusal`; IAM checks use IAM's names for S3 actions moto names otherwise
   (HeadBucket is s3:ListBucket), and a role's inline policies from CloudFormation
   are kept as JSON;
+- a new S3 bucket has all four Block Public Access settings on, as on AWS since April
+  2023, and while its BlockPublicPolicy is on a public bucket policy is refused with
+  AccessDenied: see `block_public_access_by_default` and `refuse_public_policies`;
 - `/_bootcamp/health`, `/_bootcamp/stats` (requests per account and service) and
   `/_bootcamp/faults` (the next N requests answer an error: throttling by default, or
-  the code given, e.g. ExpiredToken; for testing retries and error lines).
+  the code given, e.g. ExpiredToken; for testing retries and error lines);
+- `/_bootcamp/apps`: where `invoke app.run` serves the web app for an account (GET, with
+  an optional ?account=; POST {account, url, pid} registers, {account, url, remove: true}
+  removes), so that a grade finds it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 from moto import __version__ as moto_version  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+from moto.core.exceptions import AccessDeniedError, JsonRESTError  # noqa: E402
+from moto.s3.exceptions import S3ClientError  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -99,6 +107,7 @@ class Sandbox:
         self.requests: Counter = Counter()
         self.fault_left = 0
         self.fault_code = ""  # "" means throttling, in the calling service's own words
+        self.apps: list[dict] = []  # {"account", "url", "pid"}: copies of the web app serving here
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -141,12 +150,37 @@ class Sandbox:
                 self.fault_left = int(wanted.get("count", 0))
                 self.fault_code = str(wanted.get("code", ""))
             return self.reply_json(start_response, {"count": self.fault_left, "code": self.fault_code})
+        if path == "/_bootcamp/apps":
+            return self.control_apps(environ, start_response)
         return self.reply(start_response, 404, "application/json", json.dumps({"error": "not found"}))
+
+    def control_apps(self, environ, start_response):
+        """The app registry: GET lists (?account= filters), POST registers or removes one entry."""
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET":
+            account = parse_qs(environ.get("QUERY_STRING", "")).get("account", [""])[0]
+            with self.lock:
+                found = [dict(a) for a in self.apps if not account or a["account"] == account]
+            return self.reply_json(start_response, {"apps": found})
+        if method != "POST":
+            return self.reply(start_response, 405, "application/json",
+                              json.dumps({"error": "use GET or POST"}))
+        try:
+            entry, remove = app_entry(environ)
+        except ValueError as exc:
+            return self.reply(start_response, 400, "application/json", json.dumps({"error": str(exc)}))
+        with self.lock:
+            self.apps = [a for a in self.apps
+                         if (a["account"], a["url"]) != (entry["account"], entry["url"])]
+            if not remove:
+                self.apps.append(entry)
+            found = [dict(a) for a in self.apps if a["account"] == entry["account"]]
+        return self.reply_json(start_response, {"apps": found})
 
     @staticmethod
     def reply(start_response, status, content_type, body):
         reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  503: "Service Unavailable"}.get(status, "Error")
+                  405: "Method Not Allowed", 503: "Service Unavailable"}.get(status, "Error")
         data = body.encode()
         start_response(f"{status} {reason}", [("Content-Type", content_type),
                                               ("Content-Length", str(len(data)))])
@@ -154,6 +188,29 @@ class Sandbox:
 
     def reply_json(self, start_response, payload):
         return self.reply(start_response, 200, "application/json", json.dumps(payload))
+
+
+def app_entry(environ) -> tuple[dict, bool]:
+    """The registry entry a POST to /_bootcamp/apps names, and whether it asks to remove it.
+
+    Raises ValueError, in words for the caller, when the body is not that JSON object.
+    """
+    try:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        wanted = json.loads(environ["wsgi.input"].read(size) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(wanted, dict):
+        raise ValueError('the body must be a JSON object: {"account", "url", "pid"} or {"account", "url", "remove": true}')
+    account, url, pid = wanted.get("account"), wanted.get("url"), wanted.get("pid")
+    remove = wanted.get("remove") is True
+    if not isinstance(account, str) or not ROOT_KEY.match(account):
+        raise ValueError("'account' must be a 12-digit account id")
+    if not isinstance(url, str) or not url:
+        raise ValueError("'url' must be a non-empty string")
+    if not remove and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0):
+        raise ValueError("'pid' must be a positive integer (or give \"remove\": true)")
+    return {"account": account, "url": url, "pid": pid}, remove
 
 
 def _request_params(environ) -> dict[str, str]:
@@ -256,6 +313,78 @@ def keep_inline_policies_as_json() -> None:
     Role.put_policy = put_policy
 
 
+def block_public_access_by_default() -> None:
+    """Give every new S3 bucket all four Block Public Access settings, as AWS has since April 2023.
+
+    moto makes buckets with none, so GetPublicAccessBlock answers NoSuchPublicAccessBlockConfiguration
+    where AWS answers four trues, and a lab that teaches turning them off would have nothing to
+    turn off. Only a newly made bucket is changed: Put/DeletePublicAccessBlock work as before.
+    """
+    from moto.s3.models import PublicAccessBlock, S3Backend
+
+    create = S3Backend.create_bucket
+    if getattr(create, "blocks_public_access", False):
+        return
+
+    def create_bucket(self, *args, **kwargs):
+        bucket = create(self, *args, **kwargs)
+        bucket.public_access_block = PublicAccessBlock(True, True, True, True)
+        return bucket
+
+    create_bucket.blocks_public_access = True
+    S3Backend.create_bucket = create_bucket
+
+
+def _grants_everyone(statement) -> bool:
+    """Whether one bucket policy statement is public by this sandbox's approximation of AWS's rules.
+
+    Public: an Allow whose Principal is "*", or names "*" for a principal type ({"AWS": "*"},
+    {"AWS": ["*"]}), or is a list holding "*", and that has no Condition. AWS reads conditions
+    (a statement limited by aws:SourceIp to a few addresses, say, is not public, while one
+    limited to 0.0.0.0/0 still is); here any Condition makes a statement not public.
+    """
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow" or statement.get("Condition"):
+        return False
+    named = statement.get("Principal")
+    values = list(named.values()) if isinstance(named, dict) else [named]
+    return any("*" in _listed(v) for v in values)
+
+
+class PublicPolicyBlocked(S3ClientError):
+    def __init__(self) -> None:
+        super().__init__("AccessDenied", "This policy grants access to everyone, and public policies are "
+                                         "blocked by the bucket's BlockPublicPolicy block public access setting.")
+
+
+def refuse_public_policies() -> None:
+    """Refuse PutBucketPolicy with a public policy while the bucket's BlockPublicPolicy is on, as AWS does.
+
+    moto stores any policy. With Block Public Access on by default (see
+    `block_public_access_by_default`), a learner who makes a bucket public must first turn
+    BlockPublicPolicy off, as on AWS. Which policies are public: see `_grants_everyone`. A
+    policy that is not JSON is left to moto.
+    """
+    from moto.s3.models import S3Backend
+
+    put = S3Backend.put_bucket_policy
+    if getattr(put, "refuses_public", False):
+        return
+
+    def put_bucket_policy(self, bucket_name, policy):
+        block = self.get_bucket(bucket_name).public_access_block
+        if block is not None and block.block_public_policy:
+            try:
+                statements = json.loads(policy).get("Statement", [])
+            except (ValueError, TypeError, AttributeError):
+                statements = []  # not a JSON object: moto's own answer stands
+            if any(_grants_everyone(s) for s in _listed(statements)):
+                raise PublicPolicyBlocked()
+        return put(self, bucket_name, policy)
+
+    put_bucket_policy.refuses_public = True
+    S3Backend.put_bucket_policy = put_bucket_policy
+
+
 def enforce_iam_for_principals() -> None:
     """Make moto check IAM on every call signed by an IAM principal, and on no other.
 
@@ -276,7 +405,14 @@ def enforce_iam_for_principals() -> None:
             path=f"{path}?{query}" if query else path, data=self.data, body=self.raw_body,
             headers=self.headers, action=action)
         request.check_signature()
-        request.check_action_permitted(resource)
+        try:
+            request.check_action_permitted(resource)
+        except AccessDeniedError as exc:
+            # moto answers in XML; a JSON-protocol SDK (DynamoDB, ...) would not read the reason.
+            found = CREDENTIAL.search(self.headers.get("Authorization", ""))
+            if found and found.group(3) in JSON_SERVICES:
+                raise JsonRESTError("AccessDeniedException", exc.message) from None
+            raise
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
 
@@ -284,6 +420,8 @@ def enforce_iam_for_principals() -> None:
 def build_app() -> Sandbox:
     enforce_iam_for_principals()
     keep_inline_policies_as_json()
+    block_public_access_by_default()
+    refuse_public_policies()
     return Sandbox(DomainDispatcherApplication(create_backend_app))
 
 

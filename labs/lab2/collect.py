@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
-import urllib.error
-import urllib.request
 
+from bootcamp import webapp
 from bootcamp.collect import Reader
 from bootcamp.inventory import Inventory
 from bootcamp.provision import GONE, TAG_LAB, name_of, tag_value
 
-PROBE_TIMEOUT = 5.0
 USER_DATA_LIMIT = 10  # instances outside the default VPC whose user data is read
 
 
@@ -125,20 +122,11 @@ def probe(reader: Reader, inv: Inventory) -> dict:
     answers = {}
     for i in inv.data.get("instances", []):
         if i["state"] == "running" and i["public_ip"]:
-            answers[i["id"]] = http_probe(f"http://{i['public_ip']}/api/settings")
+            answers[i["id"]] = http_probe(f"http://{i['public_ip']}")
     return {"method": "http", "target": reader.target.name, "answers": answers}
 
 
-def http_probe(url: str) -> dict:
-    answer = {"url": url, "status": None, "app": None, "error": ""}
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as response:
-            answer["status"] = response.status
-            answer["app"] = json.loads(response.read(65536)).get("app")
-    except urllib.error.HTTPError as exc:
-        answer["status"], answer["error"] = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        answer["error"] = str(getattr(exc, "reason", exc))
-    except (ValueError, AttributeError):
-        answer["error"] = "the answer is not the app's settings JSON"
-    return answer
+def http_probe(base_url: str) -> dict:
+    answer = webapp.ask(base_url, employees=False)
+    return {"url": f"{base_url}/api/settings", "status": answer["status"], "error": answer["error"],
+            "app": (answer["settings"] or {}).get("app")}

@@ -1,0 +1,237 @@
+"""The Employee Directory app as the labs use it: its settings on each target, serving it here,
+and finding and asking a running copy what it reports.
+
+On a real account the app runs on the lab's EC2 instance. On the sandbox and LocalStack no
+instance runs anything, so the learner serves the app on this machine (`invoke app.run`); the
+copy announces where it listens (to the sandbox, or in a file under the home for LocalStack),
+so that a grade can ask the app itself which bucket and table it uses.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+from wsgiref.simple_server import WSGIRequestHandler
+from wsgiref.util import setup_testing_defaults
+
+from bootcamp.errors import BootcampError
+from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from bootcamp.state import LabState
+from employee_directory.__main__ import ThreadingServer, serve
+from employee_directory.config import AppConfig
+from employee_directory.web import App
+
+BUCKET_LABS = ("4", "3")  # the labs whose saved state may name the photo bucket, latest first
+ASK_TIMEOUT = 5.0
+ANSWER_LIMIT = 1 << 20  # a directory of a few thousand employees
+
+
+def settings_file(settings: Settings, target) -> Path:
+    """Where the app run here keeps the bucket saved on its settings page, per target and account."""
+    return settings.home / "app" / f"{target.name}-{target.account_id}.json"
+
+
+def saved_bucket(path: Path) -> str | None:
+    """The bucket saved on the settings page of the app that keeps its settings at path."""
+    return AppConfig(settings_file=str(path)).bucket_choice()[0]
+
+
+def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, str]:
+    """The variables the app reads on EC2, filled in for this target and account."""
+    env = {"AWS_DEFAULT_REGION": target.region, "SETTINGS_FILE": str(settings_file(settings, target))}
+    if target.name == "embedded":
+        env.update(AWS_ENDPOINT_URL=control.endpoint(settings), AWS_ACCESS_KEY_ID=settings.sandbox_account,
+                   AWS_SECRET_ACCESS_KEY=control.SECRET)
+    elif target.name == "localstack":
+        env.update(AWS_ENDPOINT_URL=target.base_url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+    else:  # resolved here, so that --profile (and SSO) count
+        keys = target.session().get_credentials().get_frozen_credentials()
+        env.update(AWS_ACCESS_KEY_ID=keys.access_key, AWS_SECRET_ACCESS_KEY=keys.secret_key,
+                   AWS_SESSION_TOKEN=keys.token or "")
+    saved = (LabState(settings.home, target.name, target.account_id, lab).load().get("bucket") for lab in BUCKET_LABS)
+    env["PHOTOS_BUCKET"] = bucket or os.environ.get("PHOTOS_BUCKET") or next((b for b in saved if b), "")
+    return env
+
+
+def app_config(settings: Settings, target, bucket: str | None = None) -> AppConfig:
+    config = AppConfig.from_env(app_env(settings, target, bucket))
+    os.makedirs(os.path.dirname(config.settings_file), exist_ok=True)
+    return config
+
+
+# --- where copies run here are announced -----------------------------------------------------
+
+def _beacon(home: Path, target_name: str, account: str) -> Path:
+    return home / "app" / f"{target_name}-{account}.serving.json"
+
+
+def _read_beacon(path: Path) -> list[dict]:
+    try:
+        found = json.loads(path.read_text())
+        return [a for a in found if isinstance(a, dict) and isinstance(a.get("url"), str)]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def announce(settings: Settings, target, url: str) -> None:
+    """Say where this copy of the app serves the account, so a grade can ask it."""
+    account = target.account_id
+    if target.name == "embedded":
+        control.register_app(settings, account, url, os.getpid())
+    elif target.name == "localstack":
+        path = _beacon(settings.home, target.name, account)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        others = [a for a in _read_beacon(path) if a["url"] != url]
+        path.write_text(json.dumps([*others, {"account": account, "url": url, "pid": os.getpid()}]))
+
+
+def withdraw(settings: Settings, target, url: str) -> None:
+    account = target.account_id
+    if target.name == "embedded":
+        control.unregister_app(settings, account, url)
+    elif target.name == "localstack":
+        path = _beacon(settings.home, target.name, account)
+        left = [a for a in _read_beacon(path) if a["url"] != url]
+        if left:
+            path.write_text(json.dumps(left))
+        else:
+            path.unlink(missing_ok=True)
+
+
+def announced(target, home: Path | None) -> list[str]:
+    """The URLs where copies of the app run here for the target's account (none on aws)."""
+    if target.name == "embedded":
+        return [a["url"] for a in control.registered_apps(target.settings, target.account_id)]
+    if target.name == "localstack" and home is not None:
+        return [a["url"] for a in _read_beacon(_beacon(home, target.name, target.account_id))]
+    return []
+
+
+# --- serving the app here --------------------------------------------------------------------
+
+@dataclass
+class Served:
+    url: str
+    server: ThreadingServer
+    config: AppConfig
+
+
+@contextmanager
+def serving(settings: Settings, target, host: str = "127.0.0.1", port: int = 8080,
+            bucket: str | None = None) -> Iterator[Served]:
+    """The app bound to host:port (0: any free port) and announced; the caller runs its loop."""
+    config = app_config(settings, target, bucket)
+    try:
+        server = serve(App(config), host, int(port))
+    except OSError as exc:
+        raise BootcampError(f"cannot serve on {host}:{port}: {exc.strerror}; pick another with --port") from None
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    served = Served(f"http://{shown}:{server.server_port}", server, config)
+    try:
+        announce(settings, target, served.url)
+        yield served
+    finally:
+        withdraw(settings, target, served.url)
+        server.server_close()
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass  # a background copy's access log would interleave with the caller's output
+
+
+@contextmanager
+def in_background(served: Served) -> Iterator[Served]:
+    """Serve requests on a thread while the caller goes on (tests, `lab.verify`), without an access log."""
+    served.server.RequestHandlerClass = _Quiet
+    thread = threading.Thread(target=served.server.serve_forever, name="employee-directory", daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        served.server.shutdown()
+        thread.join()
+
+
+# --- asking a running copy -------------------------------------------------------------------
+
+def ask(base_url: str, employees: bool = True) -> dict:
+    """What the app at base_url reports: its settings and (unless not wanted) its employees, or why not."""
+    answer = {"url": base_url, "status": None, "error": "", "settings": None, "employees": None,
+              "employees_error": ""}
+    answer["status"], settings, answer["error"] = _get(f"{base_url}/api/settings")
+    if answer["error"]:
+        return answer
+    if not isinstance(settings, dict) or settings.get("app") != "employee-directory":
+        answer["error"] = "the answer is not the Employee Directory app's settings"
+        return answer
+    answer["settings"] = settings
+    if not employees:
+        return answer
+    _, employees, answer["employees_error"] = _get(f"{base_url}/api/employees")
+    if not answer["employees_error"]:
+        answer["employees"] = employees if isinstance(employees, list) else None
+    return answer
+
+
+def _get(url: str) -> tuple[int | None, object, str]:
+    """(HTTP status, JSON body, '') or (status or None, None, why not)."""
+    try:
+        with urllib.request.urlopen(url, timeout=ASK_TIMEOUT) as response:
+            return response.status, json.loads(response.read(ANSWER_LIMIT)), ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, None, f"HTTP {exc.code}: {exc.read(300).decode('utf-8', 'replace').strip()}"
+    except (urllib.error.URLError, OSError) as exc:
+        return None, None, str(getattr(exc, "reason", exc))
+    except ValueError:
+        return None, None, "the answer is not JSON"
+
+
+# --- using the app as a learner does (lab.solve) ---------------------------------------------
+
+def submit(where: App | str, path: str, fields: dict[str, str]) -> None:
+    """Send one of the app's forms, as a browser does: to an App here, or to a URL; a refusal is an error."""
+    body = urlencode(fields).encode()
+    kind = "application/x-www-form-urlencoded"
+    if isinstance(where, str):
+        request = urllib.request.Request(where + path, data=body, method="POST", headers={"Content-Type": kind})
+        try:
+            with urllib.request.urlopen(request, timeout=ASK_TIMEOUT * 4) as response:
+                status, text = response.status, ""
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read(300).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
+            raise BootcampError(f"the app at {where} does not answer ({getattr(exc, 'reason', exc)})") from None
+    else:
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_TYPE": kind,
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        setup_testing_defaults(environ)
+        answer = {}
+        text = b"".join(where(environ, lambda status, headers: answer.update(status=status))).decode()
+        status = int(answer["status"].split()[0])
+    if status >= 400:
+        raise BootcampError(f"the app refused {path} ({status}): {' '.join(str(text).split())[:200]}")
+
+
+def wait_until_up(url: str, minutes: float = 6.0) -> None:
+    """Wait for a new instance's app to answer (user data takes a minute or two)."""
+    deadline = time.monotonic() + minutes * 60
+    while True:
+        status, _, error = _get(f"{url}/api/settings")
+        if status == 200:
+            return
+        if time.monotonic() > deadline:
+            raise BootcampError(f"the app at {url} does not answer after {minutes:g} minutes ({error or status}): "
+                                "check the instance's system log, then run this again")
+        time.sleep(10)

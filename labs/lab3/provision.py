@@ -1,0 +1,220 @@
+"""Lab 3 provisioning: lab 2's end state with the app's role and the sample photos; the
+learner's steps done right (bucket, policy, photos, table, employees through the app); cleanup."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import botocore.exceptions as bx
+
+from bootcamp import approle, network, photos, userdata, webapp
+from bootcamp.errors import BootcampError
+from bootcamp.guide_values import bucket_suffix, initials
+from bootcamp.provision import Context, error_code, name_of, tolerate
+
+LAYOUT = network.Layout(vpc="Lab VPC")
+BUCKET_PREFIX = "employee-photo-bucket-"
+TABLE = approle.TABLE
+# Added through the app by solve: (name, email, location, photo).
+EMPLOYEES = (("Seoyeon Han", "seoyeon.han@example.com", "Seoul", "seoyeon-han.png"),
+             ("Lucas Moreau", "lucas.moreau@example.com", "Lyon", "lucas-moreau.png"),
+             ("Ananya Iyer", "ananya.iyer@example.com", "Bengaluru", "ananya-iyer.png"))
+DIRECT_ITEM = {"id": {"S": "emp-001"}, "name": {"S": "Dohyun Yoon"}, "email": {"S": "dohyun.yoon@example.com"},
+               "location": {"S": "Busan"}, "photo": {"S": "dohyun-yoon.png"}}
+
+
+def photos_dir(ctx: Context) -> Path:
+    return Path(ctx.home) / "lab3" / "photos"
+
+
+def start(ctx: Context) -> None:
+    """What the course prepares: the network and the app's instance (with its role), and the photos."""
+    net = network.build(ctx, LAYOUT)
+    profile = approle.ensure(ctx)
+    network.web_instance(ctx, LAYOUT, net, userdata.render(ctx.region), instance_profile=profile)
+    folder = photos_dir(ctx)
+    fresh = not folder.exists()
+    photos.write(folder)
+    if fresh:
+        ctx.did(f"{len(photos.SAMPLES)} sample employee photos in {folder}")
+    ctx.state.update(photos=str(folder))
+    if ctx.target.name == "aws":
+        ctx.log("  the app runs on instance Web Application: open http://<its public IPv4 address>/")
+    else:
+        ctx.log(f"  the {ctx.target.name} target runs no instances: serve the app here with `invoke app.run` "
+                "(keep it running while you grade)")
+
+
+def bucket_name(ctx: Context) -> str:
+    return f"{BUCKET_PREFIX}{initials(ctx.owner)}-{bucket_suffix(ctx.owner, ctx.account)}"
+
+
+def solve(ctx: Context) -> None:
+    start(ctx)
+    bucket = _bucket(ctx)
+    s3 = ctx.client("s3")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(ctx.account, bucket)))
+    ctx.did(f"bucket policy: {approle.ROLE} may use s3:* on {bucket} and its objects")
+    present = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+               for o in page.get("Contents", [])}
+    for name, data in photos.sample_photos().items():
+        if name not in present:
+            s3.put_object(Bucket=bucket, Key=name, Body=data, ContentType=photos.MEDIA_TYPE)
+    ctx.did(f"{len(photos.SAMPLES)} sample photos in {bucket}")
+    _table(ctx)
+    _through_the_app(ctx, bucket)
+    ctx.client("dynamodb").put_item(TableName=TABLE, Item=DIRECT_ITEM)
+    ctx.did(f"item {DIRECT_ITEM['id']['S']} put directly into {TABLE}")
+    if ctx.target.name != "aws":
+        ctx.log("  steps 3.3 and 3.7 ask the app itself: keep `invoke app.run` running while you grade")
+
+
+@contextmanager
+def running(ctx: Context) -> Iterator[None]:
+    """What the learner keeps running while grading: the app, here (on AWS it runs on the instance)."""
+    if ctx.target.name == "aws":
+        yield
+        return
+    with webapp.serving(ctx.target.settings, ctx.target, port=0) as app, webapp.in_background(app):
+        yield
+
+
+def bucket_policy(account: str, bucket: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "EmployeeDirectoryApp", "Effect": "Allow", "Principal": {"AWS": approle.role_arn(account)},
+        "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
+
+
+def _bucket(ctx: Context) -> str:
+    s3 = ctx.client("s3")
+    bucket = ctx.state.load().get("bucket") or bucket_name(ctx)
+    try:
+        where = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
+        s3.create_bucket(Bucket=bucket, **where)
+        ctx.did(f"bucket {bucket} in {ctx.region}")
+    except bx.ClientError as exc:
+        if error_code(exc) == "BucketAlreadyExists":
+            raise BootcampError(f"bucket name {bucket} is taken by another account: set BOOTCAMP_OWNER "
+                                "to other initials and run this again") from None
+        if error_code(exc) != "BucketAlreadyOwnedByYou":
+            raise
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": ctx.tag_list()})
+    ctx.state.update(bucket=bucket)
+    return bucket
+
+
+def _table(ctx: Context) -> None:
+    ddb = ctx.client("dynamodb")
+    try:
+        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], Tags=ctx.tag_list())
+        ctx.did(f"table {TABLE} (partition key id, String)")
+    except bx.ClientError as exc:
+        if error_code(exc) != "ResourceInUseException":
+            raise
+    ddb.get_waiter("table_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+
+
+def _through_the_app(ctx: Context, bucket: str) -> None:
+    """Point the app at the bucket and add employees with its forms, where the learner would."""
+    if ctx.target.name == "aws":
+        instance = next((i for i in ctx.lab_instances() if name_of(i) == LAYOUT.instance), None)
+        if not instance or not instance.get("PublicIpAddress"):
+            raise BootcampError(f"instance {LAYOUT.instance} has no public IP yet: run `invoke lab.solve 3` again")
+        app = f"http://{instance['PublicIpAddress']}"
+        webapp.wait_until_up(app)
+    else:
+        app = webapp.App(webapp.app_config(ctx.target.settings, ctx.target))
+    webapp.submit(app, "/settings", {"bucket": bucket})
+    ctx.did(f"the app uses bucket {bucket}")
+    scan = ctx.client("dynamodb").get_paginator("scan").paginate(TableName=TABLE)
+    known = {item.get("name", {}).get("S") for page in scan for item in page["Items"]}
+    for name, email, location, photo in EMPLOYEES:
+        if name not in known:
+            webapp.submit(app, "/add", {"name": name, "email": email, "location": location, "existing_photo": photo})
+            ctx.did(f"employee {name} added through the app")
+
+
+def clean(ctx: Context) -> None:
+    network.clean(ctx)
+    approle.clean(ctx)
+    deleted = []
+    for bucket in _our_buckets(ctx):
+        _empty_and_delete(ctx, bucket)
+        deleted.append(bucket)
+    if _our_table(ctx):
+        ctx.client("dynamodb").delete_table(TableName=TABLE)
+        ctx.did(f"deleted table {TABLE}")
+    for what in _learners_own(ctx):
+        ctx.log(f"  left {what}: you made it, and lab.clean deletes only what the lab tagged "
+                "(delete it in the console, or `invoke sandbox.reset` on the sandbox)")
+    shutil.rmtree(photos_dir(ctx).parent, ignore_errors=True)
+    settings_file = webapp.settings_file(ctx.target.settings, ctx.target)
+    if deleted and webapp.saved_bucket(settings_file) in deleted:
+        settings_file.unlink(missing_ok=True)  # the app would keep asking for a bucket that is gone
+    ctx.state.clear()
+
+
+def _photo_buckets(ctx: Context) -> list[str]:
+    return [b["Name"] for b in ctx.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(BUCKET_PREFIX)]
+
+
+def _bucket_is_ours(ctx: Context, bucket: str) -> bool:
+    try:
+        tags = ctx.client("s3").get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except bx.ClientError as exc:
+        if error_code(exc) in ("NoSuchTagSet", "NoSuchBucket", "AccessDenied"):
+            return False
+        raise
+    return ctx.is_ours(tags)
+
+
+def _our_buckets(ctx: Context) -> list[str]:
+    return [b for b in _photo_buckets(ctx) if _bucket_is_ours(ctx, b)]
+
+
+def _empty_and_delete(ctx: Context, bucket: str) -> None:
+    s3 = ctx.client("s3")
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+    tolerate(lambda: s3.delete_bucket(Bucket=bucket), "NoSuchBucket")
+    ctx.did(f"deleted bucket {bucket} and its objects")
+
+
+def _our_table(ctx: Context) -> bool:
+    ddb = ctx.client("dynamodb")
+    try:
+        arn = ddb.describe_table(TableName=TABLE)["Table"]["TableArn"]
+    except bx.ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return False
+        raise
+    return ctx.is_ours(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+
+
+def _learners_own(ctx: Context) -> list[str]:
+    """Lab 3 look-alikes the learner made: named, never deleted, so the learner knows."""
+    found = [f"bucket {b}" for b in _photo_buckets(ctx) if not _bucket_is_ours(ctx, b)]
+    tables = [t for page in ctx.client("dynamodb").get_paginator("list_tables").paginate()
+              for t in page["TableNames"] if t.lower() == TABLE.lower()]
+    return found + [f"table {t}" for t in tables if t != TABLE or not _our_table(ctx)]
+
+
+def leftovers(ctx: Context) -> list[str]:
+    found = network.leftovers(ctx) + approle.leftovers(ctx)
+    found += [f"bucket {b}" for b in _our_buckets(ctx)]
+    if _our_table(ctx):
+        found.append(f"table {TABLE}")
+    if photos_dir(ctx).exists():
+        found.append(f"folder {photos_dir(ctx)}")
+    return found
