@@ -3,6 +3,7 @@ exactly its step; valid variants pass), the app asked for its own settings, clea
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 
@@ -11,6 +12,7 @@ import pytest
 from conftest import LabDriver, run_invoke, sandbox_env
 
 from bootcamp import grading, photos, userdata, webapp
+from bootcamp.errors import BootcampError
 from bootcamp.labmodel import get_lab
 from bootcamp.results import FAIL, PASS
 from bootcamp.sandbox import control
@@ -74,7 +76,6 @@ def test_start_builds_lab2s_end_state_with_the_app_role_and_the_photos(lab3):
     vpc = ec2.describe_vpcs(VpcIds=[instance["VpcId"]])["Vpcs"][0]
     assert {"Key": "Name", "Value": "Lab VPC"} in vpc["Tags"]
     raw = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")["UserData"]["Value"]
-    import base64
     assert userdata.inspect(base64.b64decode(raw).decode()).installs_app
     role = iam.get_role(RoleName="EmployeeDirectoryAppRole")["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
@@ -96,7 +97,6 @@ def test_start_is_idempotent_and_refuses_a_role_it_did_not_make(lab3, settings):
     other = LabDriver("3", settings.but(sandbox_account=f"{int(settings.sandbox_account) + 500000:012d}"))
     other.client("iam").create_role(RoleName="EmployeeDirectoryAppRole", AssumeRolePolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": []}))
-    from bootcamp.errors import BootcampError
     with pytest.raises(BootcampError, match="EmployeeDirectoryAppRole already exists .* not made by lab 3"):
         other.run("start")
 
@@ -291,33 +291,35 @@ def remake_table(lab, name: str, key: str, key_type: str, items: list[dict]) -> 
         ddb.put_item(TableName=name, Item=item)
 
 
-def test_table_named_employees_in_lower_case(solved):
-    remake_table(solved, "employees", "id", "S", [provision.DIRECT_ITEM])
+TABLE_MISTAKES = {
+    "named employees": (("employees", "id", "S", [provision.DIRECT_ITEM]), {"3.5", "3.6", "3.7"},
+                        "Table employees is not named Employees: table names are case-sensitive",
+                        "finish step 3.5 first"),
+    "partition key Id": ((TABLE, "Id", "S", [{"Id": {"S": "emp-001"}, "name": {"S": "Dohyun Yoon"}}]),
+                         {"3.5", "3.6", "3.7"}, "partition key Id, not id",
+                         "partition key is Id (S), not id (String); fix step 3.5 first"),
+    # The app cannot add to it, but an item made in the console with a number id still shows: 3.7 passes.
+    "partition key id of type Number": ((TABLE, "id", "N", [{"id": {"N": "1"}, "name": {"S": "Dohyun Yoon"}}]),
+                                        {"3.5", "3.6"}, "partition key id is of type N, not String",
+                                        "partition key is id (N)"),
+}
+
+
+@pytest.mark.parametrize("mistake", TABLE_MISTAKES)
+def test_a_table_the_app_cannot_write_fails_3_5_and_names_it_as_the_cause(solved, mistake):
+    table, failing, says, later_says = TABLE_MISTAKES[mistake]
+    remake_table(solved, *table)
     steps = {s.id: s for s in solved.grade().steps}
-    assert {i for i, s in steps.items() if s.status != PASS} == {"3.5", "3.6", "3.7"}
-    assert "Table employees is not named Employees: table names are case-sensitive" in steps["3.5"].message
-    for later in ("3.6", "3.7"):
-        assert "finish step 3.5 first" in steps[later].message
+    assert {i for i, s in steps.items() if s.status != PASS} == failing
+    assert says in steps["3.5"].message
+    for later in failing - {"3.5"}:
+        assert later_says in steps[later].message
 
 
-def test_partition_key_Id(solved):
-    remake_table(solved, TABLE, "Id", "S", [{"Id": {"S": "emp-001"}, "name": {"S": "Dohyun Yoon"}}])
-    steps = {s.id: s for s in solved.grade().steps}
-    assert {i for i, s in steps.items() if s.status != PASS} == {"3.5", "3.6", "3.7"}
-    assert "partition key Id, not id" in steps["3.5"].message
-    for later in ("3.6", "3.7"):
-        assert "partition key is Id (S), not id (String); fix step 3.5 first" in steps[later].message
-
-
-def test_partition_key_id_of_type_number(solved):
-    """The app cannot add to it, but an item made in the console with a number id still shows."""
-    remake_table(solved, TABLE, "id", "N", [{"id": {"N": "1"}, "name": {"S": "Dohyun Yoon"}}])
-    steps = {s.id: s for s in solved.grade().steps}
-    assert {i for i, s in steps.items() if s.status != PASS} == {"3.5", "3.6"}
-    assert "partition key id is of type N, not String" in steps["3.5"].message
-    assert "partition key is id (N)" in steps["3.6"].message
+def test_the_app_really_cannot_add_to_a_table_keyed_by_a_number(solved):
+    remake_table(solved, *TABLE_MISTAKES["partition key id of type Number"][0])
     form = {"name": "New Hire", "email": "n@example.com", "location": "Seoul"}
-    with pytest.raises(Exception, match="refused /add"):
+    with pytest.raises(BootcampError, match="refused /add"):
         webapp.submit(app_url(solved), "/add", form)
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import base64
 
-import botocore.exceptions as bx
-
 from bootcamp import webapp
 from bootcamp.collect import Reader
 from bootcamp.inventory import Inventory
-from bootcamp.provision import TAG_LAB, error_code
+from bootcamp.provision import TAG_LAB, tolerate
 
 BUCKET_HINT = "employee-photo"  # buckets whose details are read (and the one the app names)
 TABLE = "Employees"
@@ -45,16 +43,6 @@ def _region(location: str | None) -> str:
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
 
 
-def _or_none(read, *absent: str):
-    """A bucket setting, or None when the bucket has none (S3 answers an error for that)."""
-    try:
-        return read()
-    except bx.ClientError as exc:
-        if error_code(exc) in absent:
-            return None
-        raise
-
-
 def buckets(reader: Reader, inv: Inventory) -> dict:
     s3 = reader.client("s3")
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -64,10 +52,10 @@ def buckets(reader: Reader, inv: Inventory) -> dict:
     found = []
     for name in chosen[:BUCKET_LIMIT]:
         location = s3.get_bucket_location(Bucket=name).get("LocationConstraint")
-        block = _or_none(lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
+        block = tolerate(lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
                          "NoSuchPublicAccessBlockConfiguration")
-        policy = _or_none(lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy")
-        tags = _or_none(lambda: s3.get_bucket_tagging(Bucket=name)["TagSet"], "NoSuchTagSet") or []
+        policy = tolerate(lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy")
+        tags = tolerate(lambda: s3.get_bucket_tagging(Bucket=name)["TagSet"], "NoSuchTagSet") or []
         objects = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
             objects += [{"key": o["Key"], "size": o["Size"], "etag": o.get("ETag", "").strip('"')}
