@@ -2,6 +2,9 @@
 
     python bench/class_grade.py [--learners 100] [--lab 2] [--workers 1 4] [--runs 3]
 
+For lab 3 every learner's app is served in this process (as `invoke app.run` would serve it), and
+both the plain script and the grade ask it; its own calls count as the learner's.
+
 Starts its own sandbox, builds the lab's solved state in N learner accounts, then in one run:
 - the plain script: one shared client per service, credentials switched per learner, only
   the minimal read calls a grade of that lab needs, nothing judged or written;
@@ -17,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from botocore.credentials import ReadOnlyCredentials  # noqa: E402
 
-from bootcamp import lifecycle  # noqa: E402
+from bootcamp import lifecycle, webapp  # noqa: E402
 from bootcamp.classroom import access, merge, roster, run  # noqa: E402
 from bootcamp.labmodel import get_lab  # noqa: E402
 from bootcamp.sandbox import control  # noqa: E402
@@ -32,11 +36,26 @@ from bootcamp.settings import Settings  # noqa: E402
 from bootcamp.targets import make_target  # noqa: E402
 
 
-def minimal_reads(lab_id: str, client) -> None:
+def minimal_reads(lab_id: str, client, app_url: str | None = None) -> None:
     """The reads a grade of the lab needs and nothing else."""
     if lab_id == "1":
         client("iam").get_account_authorization_details(Filter=["User", "Group"])
         client("ec2").describe_instances(Filters=[{"Name": "tag:bootcamp:lab", "Values": ["1"]}])
+        return
+    if lab_id == "3":
+        webapp.ask(app_url)
+        s3, ddb = client("s3"), client("dynamodb")
+        for bucket in s3.list_buckets()["Buckets"]:
+            name = bucket["Name"]
+            s3.get_bucket_location(Bucket=name)
+            s3.get_public_access_block(Bucket=name)
+            s3.get_bucket_policy(Bucket=name)
+            s3.get_bucket_tagging(Bucket=name)
+            s3.list_objects_v2(Bucket=name)
+        for table in ddb.list_tables()["TableNames"]:
+            arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+            ddb.list_tags_of_resource(ResourceArn=arn)
+            ddb.scan(TableName=table)
         return
     ec2 = client("ec2")
     for vpc in ec2.describe_vpcs()["Vpcs"]:
@@ -72,11 +91,16 @@ def main() -> None:
         lab = get_lab(args.lab)
         accounts = [f"31{n:010d}" for n in range(args.learners)]
         t = time.perf_counter()
+        apps = ExitStack()  # lab 3: every learner's app, served here as `invoke app.run` would
         for account in accounts:
             learner = base.but(sandbox_account=account, owner="bench")
             for action in ("start", "solve"):
-                lifecycle.provision(action, lab, make_target(learner), learner, log=lambda _: None)
+                ctx = lifecycle.provision(action, lab, make_target(learner), learner, log=lambda _: None)
+            apps.enter_context(lifecycle.running(lab, ctx))
         print(f"built lab {lab.id} solved in {len(accounts)} accounts in {time.perf_counter() - t:.1f} s")
+        for account in accounts:  # an app makes its clients on its first request: not what is measured
+            for app in control.registered_apps(base, account):
+                webapp.ask(app["url"])
         text = "learner_id,sandbox_account\n" + "".join(f"l{n:03d},{a}\n" for n, a in enumerate(accounts))
         class_roster = roster.parse(text)
         target = make_target(base)
@@ -89,7 +113,8 @@ def main() -> None:
             for account in accounts:
                 token = access._current.set(ReadOnlyCredentials(account, control.SECRET, None))
                 try:
-                    minimal_reads(lab.id, lambda service: pool.client(service, target.region))
+                    url = next(iter(control.registered_apps(base, account)), {}).get("url")
+                    minimal_reads(lab.id, lambda service: pool.client(service, target.region), url)
                 finally:
                     access._current.reset(token)
             plain.append(time.perf_counter() - t)
@@ -114,6 +139,7 @@ def main() -> None:
                   f"(min {min(timings):.2f}), {per_learner:.1f} API calls per learner, "
                   f"{ratio:.2f}x the plain script; median phases: "
                   + ", ".join(f"{k} {statistics.median(p[k] for p in phases):.2f} s" for k in phases[0]))
+        apps.close()
     finally:
         control.down(base)
 

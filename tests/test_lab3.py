@@ -101,6 +101,17 @@ def test_start_is_idempotent_and_refuses_a_role_it_did_not_make(lab3, settings):
         other.run("start")
 
 
+def test_solve_takes_the_next_digits_when_another_account_has_the_bucket_name(lab3, settings):
+    first, second = provision.bucket_names(lab3.context())[:2]
+    stranger = LabDriver("3", settings.but(sandbox_account=f"{int(settings.sandbox_account) + 700000:012d}"))
+    stranger.client("s3").create_bucket(Bucket=first, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    lab3.run("start")
+    lab3.run("solve")
+    assert bucket_of(lab3) == second
+    with lab3.running():
+        assert lab3.failing() == set()
+
+
 # --- fresh and solved ------------------------------------------------------------------------
 
 def test_fresh_every_step_fails_with_a_hint(lab3):

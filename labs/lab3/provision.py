@@ -49,8 +49,10 @@ def start(ctx: Context) -> None:
                 "(keep it running while you grade)")
 
 
-def bucket_name(ctx: Context) -> str:
-    return f"{BUCKET_PREFIX}{initials(ctx.owner)}-{bucket_suffix(ctx.owner, ctx.account)}"
+def bucket_names(ctx: Context, tries: int = 20) -> list[str]:
+    """The learner's bucket name (the guide's), then others with the next digits: names are global."""
+    first = int(bucket_suffix(ctx.owner, ctx.account))
+    return [f"{BUCKET_PREFIX}{initials(ctx.owner)}-{(first + n) % 10000:04d}" for n in range(tries)]
 
 
 def solve(ctx: Context) -> None:
@@ -91,17 +93,21 @@ def bucket_policy(account: str, bucket: str) -> dict:
 
 def _bucket(ctx: Context) -> str:
     s3 = ctx.client("s3")
-    bucket = ctx.state.load().get("bucket") or bucket_name(ctx)
-    try:
-        where = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
-        s3.create_bucket(Bucket=bucket, **where)
-        ctx.did(f"bucket {bucket} in {ctx.region}")
-    except bx.ClientError as exc:
-        if error_code(exc) == "BucketAlreadyExists":
-            raise BootcampError(f"bucket name {bucket} is taken by another account: set BOOTCAMP_OWNER "
-                                "to other initials and run this again") from None
-        if error_code(exc) != "BucketAlreadyOwnedByYou":
-            raise
+    saved = ctx.state.load().get("bucket")
+    where = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
+    for bucket in [saved] if saved else bucket_names(ctx):
+        try:
+            s3.create_bucket(Bucket=bucket, **where)
+            ctx.did(f"bucket {bucket} in {ctx.region}")
+            break
+        except bx.ClientError as exc:
+            if error_code(exc) == "BucketAlreadyOwnedByYou":
+                break
+            if error_code(exc) != "BucketAlreadyExists":
+                raise
+    else:
+        raise BootcampError(f"bucket names {bucket_names(ctx)[0]} and the next ones are taken by other accounts: "
+                            "set BOOTCAMP_OWNER to other initials and run this again")
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": ctx.tag_list()})
