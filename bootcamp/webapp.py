@@ -24,7 +24,11 @@ from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler
 from wsgiref.util import setup_testing_defaults
 
+import botocore.exceptions as bx
+
+from bootcamp import approle
 from bootcamp.errors import BootcampError
+from bootcamp.provision import error_code
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.state import LabState
@@ -51,8 +55,9 @@ def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, 
     """The variables the app reads on EC2, filled in for this target and account."""
     env = {"AWS_DEFAULT_REGION": target.region, "SETTINGS_FILE": str(settings_file(settings, target))}
     if target.name == "embedded":
-        env.update(AWS_ENDPOINT_URL=control.endpoint(settings), AWS_ACCESS_KEY_ID=settings.sandbox_account,
-                   AWS_SECRET_ACCESS_KEY=control.SECRET)
+        key, secret, token = as_the_instance(target) or (settings.sandbox_account, control.SECRET, "")
+        env.update(AWS_ENDPOINT_URL=control.endpoint(settings), AWS_ACCESS_KEY_ID=key,
+                   AWS_SECRET_ACCESS_KEY=secret, AWS_SESSION_TOKEN=token)
     elif target.name == "localstack":
         env.update(AWS_ENDPOINT_URL=target.base_url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
     else:  # resolved here, so that --profile (and SSO) count
@@ -62,6 +67,31 @@ def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, 
     saved = (LabState(settings.home, target.name, target.account_id, lab).load().get("bucket") for lab in BUCKET_LABS)
     env["PHOTOS_BUCKET"] = bucket or os.environ.get("PHOTOS_BUCKET") or next((b for b in saved if b), "")
     return env
+
+
+def as_the_instance(target) -> tuple[str, str, str] | None:
+    """On the sandbox, the keys of the role the labs' instance has (labs 3 and 4), or None.
+
+    The app then runs with the role's permissions, as on EC2: a bucket outside the role's
+    grants is "not reachable" here too. The sandbox judges those sessions by the role's
+    policies (and does not expire them, so the app may run all day).
+    """
+    try:
+        target.client("iam").get_role(RoleName=approle.ROLE)
+    except bx.ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    keys = target.client("sts").assume_role(RoleArn=approle.role_arn(target.account_id),
+                                            RoleSessionName="employee-directory")["Credentials"]
+    return keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"]
+
+
+def identity(config: AppConfig, target) -> str:
+    """Whose permissions the app uses, in a few words."""
+    if target.name == "embedded":
+        return f"role {approle.ROLE}" if config.session_token else "the account root"
+    return "LocalStack's test keys" if target.name == "localstack" else "your AWS credentials"
 
 
 def app_config(settings: Settings, target, bucket: str | None = None) -> AppConfig:

@@ -475,6 +475,7 @@ def test_app_run_serves_the_sandbox_account_with_the_labs_bucket(settings):
     assert control.registered_apps(settings, settings.sandbox_account) == []  # withdrawn when it stops
     lines = server.out.splitlines()
     assert lines[0].startswith(f"Employee Directory at http://127.0.0.1:{port} -> embedded sandbox")
+    assert "as the account root" in lines[0]  # no lab made the instance's role in this account
     assert settings.sandbox_account in lines[0] and bucket in lines[0]
     assert lines[-1] == "Employee Directory stopped"
 

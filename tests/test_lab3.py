@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
 
 import boto3
 import pytest
-from conftest import LabDriver, run_invoke, sandbox_env
+from conftest import ROOT, LabDriver, run_invoke, sandbox_env
 
 from bootcamp import grading, photos, userdata, webapp
 from bootcamp.errors import BootcampError
@@ -146,6 +147,29 @@ def test_the_app_is_asked_not_trusted(solved):
     step = solved.step("3.3")
     assert step.status == FAIL and "uses bucket employee-photo-bucket-zz-0000" in step.message
     assert url in step.hint
+
+
+def test_the_app_here_has_the_instance_roles_permissions(solved):
+    """As on EC2, the app uses EmployeeDirectoryAppRole: a bucket outside its grants is not reachable."""
+    s3 = solved.client("s3")
+    outside = f"staff-photos-{solved.settings.sandbox_account}"
+    s3.create_bucket(Bucket=outside, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    webapp.submit(app_url(solved), "/settings", {"bucket": outside})
+    said = webapp.ask(app_url(solved))["settings"]["bucket"]
+    assert said["name"] == outside and said["reachable"] is False and "403" in said["error"]
+    step = solved.step("3.3")
+    assert step.status == FAIL and f"uses bucket {outside}, not {bucket_of(solved)}" in step.message
+
+
+def test_app_run_says_it_runs_as_the_role(lab3):
+    from app_support import clean_env, running
+    lab3.run("start")
+    port = control.free_port()
+    server = running([sys.executable, "-m", "invoke", "app.run", "--port", str(port)],
+                     {**clean_env(), **sandbox_env(lab3.settings), "COLUMNS": "300"}, ROOT, port)
+    with server as client:
+        assert client.get("/api/settings").json()["table"]["error"] == "table Employees not found in us-west-2"
+    assert "as role EmployeeDirectoryAppRole" in server.out.splitlines()[0]
 
 
 # --- mistakes: each fails exactly its step ---------------------------------------------------

@@ -282,3 +282,37 @@ def test_a_dynamodb_refusal_by_iam_reaches_the_sdk_and_the_cli_in_json(settings)
     ''')
     assert cli.returncode != 0
     assert "(AccessDeniedException)" in cli.stderr and "dynamodb:ListTables" in cli.stderr
+
+
+def test_dynamodb_permissions_are_judged_per_table(settings):
+    """A grant on one table's ARN (as the labs' app role has) allows that table only."""
+    root = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                        aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)
+    tables = boto3.client("dynamodb", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                          aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)
+    for name in ("Employees", "Payroll"):
+        tables.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    root.create_user(UserName="app")
+    root.put_user_policy(UserName="app", PolicyName="one-table", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:PutItem"],
+             "Resource": f"arn:aws:dynamodb:*:{settings.sandbox_account}:table/Employees"}]}))
+    key = root.create_access_key(UserName="app")["AccessKey"]
+    user = boto3.client("dynamodb", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    assert user.list_tables()["TableNames"] == ["Employees", "Payroll"]
+    user.put_item(TableName="Employees", Item={"id": {"S": "1"}})
+    assert user.scan(TableName="Employees")["Count"] == 1
+    with pytest.raises(ClientError) as refused:
+        user.scan(TableName="Payroll")
+    assert "dynamodb:Scan" in refused.value.response["Error"]["Message"]
+    cli = shell(settings, f'''
+        eval "$(python -m invoke sandbox.env)"
+        export AWS_ACCESS_KEY_ID={key["AccessKeyId"]} AWS_SECRET_ACCESS_KEY={key["SecretAccessKey"]}
+        aws dynamodb scan --table-name Employees --query Count --output text
+        aws dynamodb scan --table-name Payroll
+    ''')
+    assert cli.stdout.split() == ["1"] and "(AccessDeniedException)" in cli.stderr

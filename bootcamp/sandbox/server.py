@@ -385,6 +385,25 @@ def refuse_public_policies() -> None:
     S3Backend.put_bucket_policy = put_bucket_policy
 
 
+def _dynamodb_table_arn(request) -> str | None:
+    """The table a DynamoDB call names, as the resource IAM judges it by (moto judges "*").
+
+    Without it, a policy that grants dynamodb:Scan on one table, as the labs' app role does,
+    refuses every scan.
+    """
+    found = CREDENTIAL.search(request.headers.get("Authorization", ""))
+    if not found or found.group(3) != "dynamodb":
+        return None
+    body = request.body
+    try:
+        table = (body if isinstance(body, dict) else json.loads(body or "{}")).get("TableName")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not isinstance(table, str) or not table:
+        return None
+    return f"arn:aws:dynamodb:{found.group(2)}:{request.current_account}:table/{table}"
+
+
 def enforce_iam_for_principals() -> None:
     """Make moto check IAM on every call signed by an IAM principal, and on no other.
 
@@ -400,6 +419,8 @@ def enforce_iam_for_principals() -> None:
         action = self._get_action()
         if iam_request_cls.__name__ == "S3IAMRequest":
             action = MOTO_S3_ACTIONS.get(action, action)
+        elif resource == "*":
+            resource = _dynamodb_table_arn(self) or resource
         request = iam_request_cls(
             account_id=self.current_account, method=self.method,
             path=f"{path}?{query}" if query else path, data=self.data, body=self.raw_body,

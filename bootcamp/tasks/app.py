@@ -33,7 +33,8 @@ def run(c, port=None, host="127.0.0.1", bucket=None, target=None, region=None, p
     with webapp.serving(s, target_, host, port, bucket) as app:
         name, source = app.config.bucket_choice()
         print(f"Employee Directory at {app.url} -> {target_.describe()}, table {app.config.table}, "
-              f"bucket {f'{name} (from {source})' if name else 'not set'}; Ctrl-C stops it", flush=True)
+              f"bucket {f'{name} (from {source})' if name else 'not set'}, as {webapp.identity(app.config, target_)}; "
+              "Ctrl-C stops it", flush=True)
         try:
             app.server.serve_forever()
         except KeyboardInterrupt:
