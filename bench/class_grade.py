@@ -2,7 +2,7 @@
 
     python bench/class_grade.py [--learners 100] [--lab 2] [--workers 1 4] [--runs 3]
 
-For lab 3 every learner's app is served in this process (as `invoke app.run` would serve it), and
+For lab 3 every learner's app is served by a child process (as `invoke app.run` would serve it), and
 both the plain script and the grade ask it; its own calls count as the learner's.
 
 Starts its own sandbox, builds the lab's solved state in N learner accounts, then in one run:
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ from botocore.credentials import ReadOnlyCredentials  # noqa: E402
 from bootcamp import lifecycle, webapp  # noqa: E402
 from bootcamp.classroom import access, merge, roster, run  # noqa: E402
 from bootcamp.labmodel import get_lab  # noqa: E402
+from bootcamp.provision import Context  # noqa: E402
 from bootcamp.sandbox import control  # noqa: E402
 from bootcamp.settings import Settings  # noqa: E402
 from bootcamp.targets import make_target  # noqa: E402
@@ -77,7 +79,21 @@ def calls(settings: Settings, accounts: set[str]) -> int:
     return sum(r["requests"] for r in rows if r["account"] in accounts)
 
 
+def serve_apps(lab_id: str, port: str, home: str, accounts: list[str]) -> None:
+    """The child process: serve each account's app (lab 3) until stdin closes."""
+    lab, base = get_lab(lab_id), Settings.from_env(env={}, home=Path(home), sandbox_port=int(port))
+    with ExitStack() as apps:
+        for account in accounts:
+            learner = base.but(sandbox_account=account, owner="bench")
+            ctx = Context(lab=lab, target=make_target(learner), owner="bench", home=learner.home)
+            apps.enter_context(lifecycle.running(lab, ctx))
+        print("serving", flush=True)
+        sys.stdin.read()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--serve-apps"]:
+        return serve_apps(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=100)
     parser.add_argument("--lab", default="2")
@@ -91,13 +107,16 @@ def main() -> None:
         lab = get_lab(args.lab)
         accounts = [f"31{n:010d}" for n in range(args.learners)]
         t = time.perf_counter()
-        apps = ExitStack()  # lab 3: every learner's app, served here as `invoke app.run` would
         for account in accounts:
             learner = base.but(sandbox_account=account, owner="bench")
             for action in ("start", "solve"):
-                ctx = lifecycle.provision(action, lab, make_target(learner), learner, log=lambda _: None)
-            apps.enter_context(lifecycle.running(lab, ctx))
+                lifecycle.provision(action, lab, make_target(learner), learner, log=lambda _: None)
         print(f"built lab {lab.id} solved in {len(accounts)} accounts in {time.perf_counter() - t:.1f} s")
+        # Lab 3: every learner's app, served by another process (as learners' machines would),
+        # so that its threads do not compete with the grading measured here.
+        apps = subprocess.Popen([sys.executable, __file__, "--serve-apps", lab.id, str(base.sandbox_port),
+                                 str(home), *accounts], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        apps.stdout.readline()
         for account in accounts:  # an app makes its clients on its first request: not what is measured
             for app in control.registered_apps(base, account):
                 webapp.ask(app["url"])
@@ -139,7 +158,8 @@ def main() -> None:
                   f"(min {min(timings):.2f}), {per_learner:.1f} API calls per learner, "
                   f"{ratio:.2f}x the plain script; median phases: "
                   + ", ".join(f"{k} {statistics.median(p[k] for p in phases):.2f} s" for k in phases[0]))
-        apps.close()
+        apps.stdin.close()
+        apps.wait()
     finally:
         control.down(base)
 
