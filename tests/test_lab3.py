@@ -453,6 +453,28 @@ def test_an_item_the_app_does_not_list_fails_3_7_offline(solved):
     assert "does not list item emp-001" in regraded["3.7"].message
 
 
+def test_a_snapshot_regrades_to_the_same_result(solved, tmp_path):
+    snapshot = tmp_path / "snapshot.json"
+    out = run_invoke("lab.grade", "3", "--snapshot", str(snapshot), env=sandbox_env(solved.settings))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    again = run_invoke("lab.grade", "3", "--from-snapshot", str(snapshot), "--json", str(tmp_path / "g.json"))
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr
+    assert {s["id"]: s["status"] for s in json.loads((tmp_path / "g.json").read_text())["steps"]} == \
+        {i: PASS for i in LAB3}
+
+
+def test_an_app_that_stopped_without_saying_so_fails_3_3_with_the_reason(lab3):
+    lab3.run("start")
+    lab3.run("solve")
+    gone = f"http://127.0.0.1:{control.free_port()}"
+    control.register_app(lab3.settings, lab3.settings.sandbox_account, gone, 424242)  # killed, still listed
+    try:
+        step = lab3.step("3.3")
+    finally:
+        control.unregister_app(lab3.settings, lab3.settings.sandbox_account, gone)
+    assert step.status == FAIL and f"The app at {gone} did not answer" in step.message
+
+
 # --- clean, verify, the app through invoke ----------------------------------------------------
 
 def test_clean_removes_what_the_lab_made_and_names_what_the_learner_made(lab3):
