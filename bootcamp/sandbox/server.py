@@ -385,15 +385,12 @@ def refuse_public_policies() -> None:
     S3Backend.put_bucket_policy = put_bucket_policy
 
 
-def _dynamodb_table_arn(request) -> str | None:
+def _dynamodb_table_arn(request, region: str) -> str | None:
     """The table a DynamoDB call names, as the resource IAM judges it by (moto judges "*").
 
     Without it, a policy that grants dynamodb:Scan on one table, as the labs' app role does,
     refuses every scan.
     """
-    found = CREDENTIAL.search(request.headers.get("Authorization", ""))
-    if not found or found.group(3) != "dynamodb":
-        return None
     body = request.body
     try:
         table = (body if isinstance(body, dict) else json.loads(body or "{}")).get("TableName")
@@ -401,7 +398,7 @@ def _dynamodb_table_arn(request) -> str | None:
         return None
     if not isinstance(table, str) or not table:
         return None
-    return f"arn:aws:dynamodb:{found.group(2)}:{request.current_account}:table/{table}"
+    return f"arn:aws:dynamodb:{region}:{request.current_account}:table/{table}"
 
 
 def enforce_iam_for_principals() -> None:
@@ -417,10 +414,12 @@ def enforce_iam_for_principals() -> None:
         path = self.raw_path
         query = self.uri.split("?", 1)[1] if "?" in self.uri else ""
         action = self._get_action()
+        signed = CREDENTIAL.search(self.headers.get("Authorization", ""))
+        service = signed.group(3) if signed else ""
         if iam_request_cls.__name__ == "S3IAMRequest":
             action = MOTO_S3_ACTIONS.get(action, action)
-        elif resource == "*":
-            resource = _dynamodb_table_arn(self) or resource
+        elif resource == "*" and service == "dynamodb":
+            resource = _dynamodb_table_arn(self, signed.group(2)) or resource
         request = iam_request_cls(
             account_id=self.current_account, method=self.method,
             path=f"{path}?{query}" if query else path, data=self.data, body=self.raw_body,
@@ -430,8 +429,7 @@ def enforce_iam_for_principals() -> None:
             request.check_action_permitted(resource)
         except AccessDeniedError as exc:
             # moto answers in XML; a JSON-protocol SDK (DynamoDB, ...) would not read the reason.
-            found = CREDENTIAL.search(self.headers.get("Authorization", ""))
-            if found and found.group(3) in JSON_SERVICES:
+            if service in JSON_SERVICES:
                 raise JsonRESTError("AccessDeniedException", exc.message) from None
             raise
 
