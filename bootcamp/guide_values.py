@@ -17,7 +17,7 @@ from bootcamp.errors import BootcampError, explain
 from bootcamp.labmodel import Lab
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, Settings
-from bootcamp.state import LabState
+from bootcamp.state import LabState, lab_files
 from bootcamp.targets import make_target
 
 UNKNOWN_ACCOUNT = "<account-id>"
@@ -68,7 +68,7 @@ def learner_values(settings: Settings, lab: Lab) -> tuple[dict[str, str], str]:
         "profile": settings.profile or "", "owner": settings.owner,
         "bucket_suffix": bucket_suffix(settings.owner, account) if account else UNKNOWN_SUFFIX,
         "initials": initials(settings.owner), "app_port": str(settings.app_port),
-        "lab_dir": str(settings.home / f"lab{lab.id}"),
+        "lab_dir": str(lab_files(settings.home, lab.id, target.name, known)),
         "console_url": f"https://{known}.signin.aws.amazon.com/console",
         "state_file": str(LabState(settings.home, target.name, known, lab.id).path),
     }, why

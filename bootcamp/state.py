@@ -34,3 +34,8 @@ class LabState:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def lab_files(home: Path, lab_id: str, target: str, account: str) -> Path:
+    """Where a lab keeps the files it hands the learner (lab 3's photos), per target and account."""
+    return Path(home) / f"lab{lab_id}" / f"{target}-{account}"

@@ -498,6 +498,17 @@ def test_clean_removes_what_the_lab_made_and_names_what_the_learner_made(lab3):
                 if i["State"]["Name"] not in ("terminated", "shutting-down")]
 
 
+def test_each_account_has_its_own_photos_on_this_machine(lab3, settings):
+    other = LabDriver("3", settings.but(sandbox_account=f"{int(settings.sandbox_account) + 800000:012d}"))
+    lab3.run("start")
+    other.run("start")
+    lab3.run("clean")
+    assert provision.photos_dir(other.context()).is_dir() and other.lab.provision.leftovers(other.context())
+    assert lab3.lab.provision.leftovers(lab3.context()) == []
+    other.run("clean")
+    assert not provision.photos_dir(other.context()).parent.exists()
+
+
 def test_verify_through_invoke(settings):
     out = run_invoke("lab.verify", "3", env=sandbox_env(settings), timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr

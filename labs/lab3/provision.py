@@ -15,6 +15,7 @@ from bootcamp import approle, network, photos, userdata, webapp
 from bootcamp.errors import BootcampError
 from bootcamp.guide_values import bucket_suffix, initials
 from bootcamp.provision import Context, error_code, name_of, tolerate
+from bootcamp.state import lab_files
 
 LAYOUT = network.Layout(vpc="Lab VPC")
 BUCKET_PREFIX = "employee-photo-bucket-"
@@ -28,7 +29,7 @@ DIRECT_ITEM = {"id": {"S": "emp-001"}, "name": {"S": "Dohyun Yoon"}, "email": {"
 
 
 def photos_dir(ctx: Context) -> Path:
-    return Path(ctx.home) / "lab3" / "photos"
+    return lab_files(ctx.home, ctx.lab.id, ctx.target.name, ctx.account) / "photos"
 
 
 def start(ctx: Context) -> None:
@@ -162,6 +163,9 @@ def clean(ctx: Context) -> None:
         ctx.log(f"  left {what}: you made it, and lab.clean deletes only what the lab tagged "
                 "(delete it in the console, or `invoke sandbox.reset` on the sandbox)")
     shutil.rmtree(photos_dir(ctx).parent, ignore_errors=True)
+    labs_files = photos_dir(ctx).parent.parent
+    if labs_files.is_dir() and not any(labs_files.iterdir()):
+        labs_files.rmdir()
     settings_file = webapp.settings_file(ctx.target.settings, ctx.target)
     if deleted and webapp.saved_bucket(settings_file) in deleted:
         settings_file.unlink(missing_ok=True)  # the app would keep asking for a bucket that is gone
