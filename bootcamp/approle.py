@@ -40,8 +40,9 @@ def ensure(ctx: Context) -> str:
     iam = ctx.client("iam")
     try:
         role = iam.get_role(RoleName=ROLE)["Role"]
-        if not ctx.is_ours(iam.list_role_tags(RoleName=ROLE)["Tags"]):
-            ctx.refuse_foreign("IAM role", ROLE)
+        tags = iam.list_role_tags(RoleName=ROLE)["Tags"]
+        if not ctx.is_ours(tags):
+            ctx.refuse_foreign("IAM role", ROLE, tags)
     except bx.ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise

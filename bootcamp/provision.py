@@ -97,7 +97,12 @@ class Context:
         return [i for page in pages for r in page["Reservations"] for i in r["Instances"]
                 if i["State"]["Name"] not in GONE]
 
-    def refuse_foreign(self, kind: str, name: str) -> None:
+    def refuse_foreign(self, kind: str, name: str, tags: list[dict] | None = None) -> None:
+        other = {t["Key"]: t["Value"] for t in tags or ()}.get(TAG_LAB)
+        if other:
+            raise BootcampError(
+                f"{kind} {name} in account {self.account} belongs to lab {other}, and lab {self.lab.id} "
+                f"makes its own: run `invoke lab.clean {other}` first, or use another account")
         raise BootcampError(
             f"{kind} {name} already exists in account {self.account} and was not made by lab "
             f"{self.lab.id}: rename or remove it, or use another account")

@@ -179,9 +179,13 @@ class LocalStackTarget(Target):
                 f"set LOCALSTACK_HOST, or {INSTEAD}") from None
 
     def check_ready(self, services: list[str]) -> None:
+        missing = [s for s in services if s in LOCALSTACK_MISSING]
+        if missing:  # known without asking LocalStack, so said at once even when it is down
+            names = " or ".join(f"{s} ({LOCALSTACK_MISSING[s]})" for s in missing)
+            raise TargetUnavailable(f"LocalStack's free edition does not serve {names}: {INSTEAD}")
         served = self.health().get("services", {})
         for service in services:
-            if service in LOCALSTACK_MISSING or (served and service not in served):
+            if served and service not in served:
                 self._refuse(service, "not in its free edition")
             self.check_answers(service)
 

@@ -58,7 +58,18 @@ def bucket_names(ctx: Context, tries: int = 20) -> list[str]:
 
 def solve(ctx: Context) -> None:
     start(ctx)
-    bucket = _bucket(ctx)
+    bucket = photo_bucket(ctx)
+    bucket_with_photos(ctx, bucket)
+    employees_table(ctx)
+    _through_the_app(ctx, bucket)
+    ctx.client("dynamodb").put_item(TableName=TABLE, Item=DIRECT_ITEM)
+    ctx.did(f"item {DIRECT_ITEM['id']['S']} put directly into {TABLE}")
+    if ctx.target.name != "aws":
+        ctx.log("  steps 3.3 and 3.7 ask the app itself: keep `invoke app.run` running while you grade")
+
+
+def bucket_with_photos(ctx: Context, bucket: str) -> None:
+    """The bucket policy for the app's role, and the sample photos in the bucket."""
     s3 = ctx.client("s3")
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(ctx.account, bucket)))
     ctx.did(f"bucket policy: {approle.ROLE} may use s3:* on {bucket} and its objects")
@@ -68,12 +79,6 @@ def solve(ctx: Context) -> None:
         if name not in present:
             s3.put_object(Bucket=bucket, Key=name, Body=data, ContentType=photos.MEDIA_TYPE)
     ctx.did(f"{len(photos.SAMPLES)} sample photos in {bucket}")
-    _table(ctx)
-    _through_the_app(ctx, bucket)
-    ctx.client("dynamodb").put_item(TableName=TABLE, Item=DIRECT_ITEM)
-    ctx.did(f"item {DIRECT_ITEM['id']['S']} put directly into {TABLE}")
-    if ctx.target.name != "aws":
-        ctx.log("  steps 3.3 and 3.7 ask the app itself: keep `invoke app.run` running while you grade")
 
 
 @contextmanager
@@ -92,7 +97,8 @@ def bucket_policy(account: str, bucket: str) -> dict:
         "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
 
 
-def _bucket(ctx: Context) -> str:
+def photo_bucket(ctx: Context) -> str:
+    """The learner's photo bucket, private and tagged (made when missing); its name is kept in the state."""
     s3 = ctx.client("s3")
     saved = ctx.state.load().get("bucket")
     where = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
@@ -116,7 +122,7 @@ def _bucket(ctx: Context) -> str:
     return bucket
 
 
-def _table(ctx: Context) -> None:
+def employees_table(ctx: Context) -> None:
     ddb = ctx.client("dynamodb")
     try:
         ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
