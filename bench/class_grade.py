@@ -59,6 +59,24 @@ def minimal_reads(lab_id: str, client, app_url: str | None = None) -> None:
             ddb.list_tags_of_resource(ResourceArn=arn)
             ddb.scan(TableName=table)
         return
+    if lab_id == "4":
+        ec2, elb, scaling = client("ec2"), client("elbv2"), client("autoscaling")
+        for read in (ec2.describe_vpcs, ec2.describe_subnets, ec2.describe_security_groups, ec2.describe_instances,
+                     scaling.describe_auto_scaling_groups, scaling.describe_policies,
+                     scaling.describe_notification_configurations, client("sns").list_topics,
+                     client("s3").list_buckets):
+            read()
+        for group in elb.describe_target_groups()["TargetGroups"]:
+            elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+        for balancer in elb.describe_load_balancers()["LoadBalancers"]:
+            elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])
+        images = set()
+        for template in ec2.describe_launch_templates()["LaunchTemplates"]:
+            versions = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])
+            images |= {v["LaunchTemplateData"].get("ImageId") for v in versions["LaunchTemplateVersions"]} - {None}
+        if images:
+            ec2.describe_images(ImageIds=sorted(images))
+        return
     ec2 = client("ec2")
     for vpc in ec2.describe_vpcs()["Vpcs"]:
         if not vpc.get("IsDefault"):

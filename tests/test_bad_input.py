@@ -87,6 +87,17 @@ def test_localstack_not_running(settings):
                    "LocalStack is not running", "--target embedded")
 
 
+@pytest.mark.parametrize("task", ["lab.start", "lab.grade", "lab.verify"])
+def test_lab4_on_localstack_is_refused_at_once_naming_what_it_lacks(tmp_path, task):
+    """Known without asking LocalStack: so said at once, even when it is not running."""
+    env = {"BOOTCAMP_HOME": str(tmp_path), "LOCALSTACK_HOST": f"127.0.0.1:{free_port()}"}
+    line = one_line_error(run_invoke(task, "4", "--target", "localstack", env=env),
+                          "elbv2 (Elastic Load Balancing v2)", "autoscaling (EC2 Auto Scaling)",
+                          "--target embedded", "--target aws")
+    assert "not running" not in line
+    assert not any(tmp_path.iterdir()), "nothing is prepared for a lab the target cannot run"
+
+
 def test_aws_without_credentials(tmp_path):
     env = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
            "BOOTCAMP_HOME": str(tmp_path)}
