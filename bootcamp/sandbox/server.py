@@ -20,7 +20,10 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   the code given, e.g. ExpiredToken; for testing retries and error lines);
 - `/_bootcamp/apps`: where `invoke app.run` serves the web app for an account (GET, with
   an optional ?account=; POST {account, url, pid} registers, {account, url, remove: true}
-  removes), so that a grade finds it.
+  removes), so that a grade finds it;
+- for lab 4 (see `bootcamp.sandbox.lab4_apis`): Auto Scaling notification configurations
+  (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
+  version's data, and the network interfaces a launch makes deleted with their instance.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
+from bootcamp.sandbox import lab4_apis  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -441,6 +445,9 @@ def build_app() -> Sandbox:
     keep_inline_policies_as_json()
     block_public_access_by_default()
     refuse_public_policies()
+    lab4_apis.autoscaling_notification_configurations()
+    lab4_apis.launch_template_versions_from_a_source()
+    lab4_apis.launched_interfaces_deleted_on_termination()
     return Sandbox(DomainDispatcherApplication(create_backend_app))
 
 
