@@ -104,6 +104,11 @@ def lab3(settings) -> LabDriver:
     return LabDriver("3", settings)
 
 
+@pytest.fixture
+def lab4(settings) -> LabDriver:
+    return LabDriver("4", settings)
+
+
 def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     """`invoke ...` as a user types it, from the project folder, with only the AWS settings given."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_", "LOCALSTACK_"))}
