@@ -449,3 +449,53 @@ def test_launched_interfaces_through_the_aws_cli(settings):
     aws_json(settings, "ec2", "terminate-instances", "--instance-ids", gone, kept)
     assert aws_json(settings, "ec2", "describe-network-interfaces", "--filters", f"Name=subnet-id,Values={subnet}",
                     "--query", "NetworkInterfaces[].[Status, Attachment]") == [["available", None]]
+
+
+# --- a group's DefaultInstanceWarmup and a policy's Enabled ------------------------------------
+
+def a_warm_group(settings) -> None:
+    """Group "web" with a default instance warm-up of 120 s."""
+    a_group(settings, "web", subnet=a_subnet(client(settings, "ec2")))
+    client(settings, "autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", DefaultInstanceWarmup=120)
+
+
+def test_a_groups_default_instance_warmup_is_kept_on_create_and_update(settings):
+    a_warm_group(settings)
+    autoscaling = client(settings, "autoscaling")
+    described = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
+    assert described["DefaultInstanceWarmup"] == 120
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="web", DefaultInstanceWarmup=300)
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=2)  # leaves the warm-up alone
+    described = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
+    assert (described["DefaultInstanceWarmup"], described["MaxSize"]) == (300, 2)
+    ec2 = client(settings, "ec2")
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName="born-warm", MinSize=0, MaxSize=1,
+                                          LaunchTemplate={"LaunchTemplateName": "web-template"},
+                                          VPCZoneIdentifier=a_subnet(ec2), DefaultInstanceWarmup=60)
+    born = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["born-warm"])["AutoScalingGroups"][0]
+    assert born["DefaultInstanceWarmup"] == 60
+
+
+@pytest.mark.parametrize("enabled, described", [(None, True), (False, False), (True, True)])
+def test_a_scaling_policy_is_described_enabled_or_not_as_put(settings, enabled, described):
+    a_warm_group(settings)
+    switch = {} if enabled is None else {"Enabled": enabled}
+    client(settings, "autoscaling").put_scaling_policy(
+        AutoScalingGroupName="web", PolicyName="cpu", PolicyType="TargetTrackingScaling", **switch,
+        TargetTrackingConfiguration={"PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+                                     "TargetValue": 30.0})
+    [policy] = client(settings, "autoscaling").describe_policies(AutoScalingGroupName="web")["ScalingPolicies"]
+    assert policy["Enabled"] is described
+
+
+def test_warmup_and_a_disabled_policy_through_the_aws_cli(settings):
+    a_warm_group(settings)
+    aws_json(settings, "autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", "web",
+             "--default-instance-warmup", "300")
+    aws_json(settings, "autoscaling", "put-scaling-policy", "--auto-scaling-group-name", "web", "--policy-name", "cpu",
+             "--policy-type", "TargetTrackingScaling", "--no-enabled", "--target-tracking-configuration",
+             '{"PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}, "TargetValue": 30}')
+    group = aws_json(settings, "autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "web")
+    policies = aws_json(settings, "autoscaling", "describe-policies", "--auto-scaling-group-name", "web")
+    assert group["AutoScalingGroups"][0]["DefaultInstanceWarmup"] == 300
+    assert policies["ScalingPolicies"][0]["Enabled"] is False

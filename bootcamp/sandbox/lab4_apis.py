@@ -9,7 +9,9 @@ Three patches, each applied once by `build_app()` and safe to apply again:
   starts from that version's data, as on AWS, where moto keeps only the data given;
 - `launched_interfaces_deleted_on_termination`: the network interfaces a launch makes are
   deleted with their instance unless the request said otherwise, as on AWS, where moto
-  leaves every terminated instance's primary interface behind, still "in-use".
+  leaves every terminated instance's primary interface behind, still "in-use";
+- `group_warmup_and_policy_switch_kept`: an Auto Scaling group's DefaultInstanceWarmup and a
+  scaling policy's Enabled, which moto drops, are kept and described.
 """
 
 from __future__ import annotations
@@ -301,3 +303,43 @@ def launched_interfaces_deleted_on_termination() -> None:
     prep_nics.deletes_launched = True
     Instance.prep_nics = prep_nics
     Instance.terminate = terminate_instance
+
+
+# --- DefaultInstanceWarmup and a policy's Enabled ---------------------------------------------
+
+def group_warmup_and_policy_switch_kept() -> None:
+    """Keep what moto 5.2.5 drops: a group's DefaultInstanceWarmup and a scaling policy's Enabled.
+
+    Today's console sets the instance warm-up on the group rather than on each policy, so a
+    learner who does lab 4 that way would otherwise read back no warm-up at all; and a policy
+    turned off would still read as on. Both are kept on moto's own objects, whose attribute
+    names its serializer already describes (default_instance_warmup, enabled).
+    """
+    create, update, put = (AutoScalingResponse.create_auto_scaling_group, AutoScalingResponse.update_auto_scaling_group,
+                           AutoScalingResponse.put_scaling_policy)
+    if getattr(create, "keeps_warmup", False):
+        return
+
+    def keep_warmup(action):
+        def answer(self):
+            result = action(self)
+            warmup = self._get_int_param("DefaultInstanceWarmup")
+            if warmup is not None:
+                group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+                if group is not None:
+                    group.default_instance_warmup = warmup
+            return result
+
+        answer.keeps_warmup = True
+        return answer
+
+    def put_scaling_policy(self):
+        result = put(self)
+        policy = self.autoscaling_backend.policies.get(self._get_param("PolicyName"))
+        if policy is not None:
+            policy.enabled = self._get_bool_param("Enabled", True)
+        return result
+
+    AutoScalingResponse.create_auto_scaling_group = keep_warmup(create)
+    AutoScalingResponse.update_auto_scaling_group = keep_warmup(update)
+    AutoScalingResponse.put_scaling_policy = put_scaling_policy

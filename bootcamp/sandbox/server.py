@@ -23,7 +23,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   removes), so that a grade finds it;
 - for lab 4 (see `bootcamp.sandbox.lab4_apis`): Auto Scaling notification configurations
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
-  version's data, and the network interfaces a launch makes deleted with their instance.
+  version's data, the network interfaces a launch makes deleted with their instance, and a
+  group's DefaultInstanceWarmup and a scaling policy's Enabled kept (moto drops both).
 """
 
 from __future__ import annotations
@@ -448,6 +449,7 @@ def build_app() -> Sandbox:
     lab4_apis.autoscaling_notification_configurations()
     lab4_apis.launch_template_versions_from_a_source()
     lab4_apis.launched_interfaces_deleted_on_termination()
+    lab4_apis.group_warmup_and_policy_switch_kept()
     return Sandbox(DomainDispatcherApplication(create_backend_app))
 
 

@@ -50,7 +50,10 @@ def _prepare(ctx: Context) -> tuple[network.Network, str, str]:
     lab3.employees_table(ctx)
     _employees(ctx)
     script = userdata.render(ctx.region, bucket)
-    network.web_instance(ctx, LAYOUT, net, script, instance_profile=profile)
+    original = ctx.state.load().get("original")
+    if not original:  # once made, never again: terminating it is the learner's last step
+        original = network.web_instance(ctx, LAYOUT, net, script, instance_profile=profile)
+        ctx.state.update(original=original)
     lb_sg = _load_balancer_group(ctx, net.vpc)
     path = user_data_path(ctx)
     if not path.exists() or path.read_text() != script:
@@ -200,10 +203,11 @@ def _until_healthy(ctx: Context, group_arn: str, exclude: str | None, wanted: in
 def clean(ctx: Context) -> None:
     blockers = _learners_in_the_network(ctx)
     if blockers:
+        one = len(blockers) == 1
         raise BootcampError(
-            f"your {' and your '.join(blockers)} use the lab network, and lab.clean deletes only what the lab "
-            "tagged: delete them first (EC2 > Auto Scaling groups, EC2 > Load balancers, EC2 > Instances), "
-            "then run `invoke lab.clean 4` again")
+            f"your {' and your '.join(blockers)} {'uses' if one else 'use'} the lab network, and lab.clean deletes "
+            f"only what the lab tagged: delete {'it' if one else 'them'} first (EC2 > Auto Scaling groups, "
+            "EC2 > Load balancers, EC2 > Instances), then run `invoke lab.clean 4` again")
     scaling, elb = ctx.client("autoscaling"), ctx.client("elbv2")
     groups = [g["AutoScalingGroupName"] for g in _groups(ctx) if ctx.is_ours(g.get("Tags"))]
     for name in groups:
