@@ -309,9 +309,9 @@ def _learners_in_the_network(ctx: Context) -> list[str]:
         return []
     found = [f"Auto Scaling group {g['AutoScalingGroupName']}" for g in _groups(ctx)
              if not ctx.is_ours(g.get("Tags")) and subnets & set(filter(None, g.get("VPCZoneIdentifier", "").split(",")))]
-    theirs = {b["LoadBalancerArn"] for b in _balancers(ctx) if b.get("VpcId") in vpcs}
-    theirs -= {b["LoadBalancerArn"] for b in _ours_in(ctx, [{"LoadBalancerArn": a} for a in theirs], "LoadBalancerArn")}
-    found += [f"load balancer {b['LoadBalancerName']}" for b in _balancers(ctx) if b["LoadBalancerArn"] in theirs]
+    inside = [b for b in _balancers(ctx) if b.get("VpcId") in vpcs]
+    ours = _ours_in(ctx, inside, "LoadBalancerArn")
+    found += [f"load balancer {b['LoadBalancerName']}" for b in inside if b not in ours]
     pages = ctx.client("ec2").get_paginator("describe_instances").paginate(
         Filters=[{"Name": "vpc-id", "Values": sorted(vpcs)}])
     found += [f"instance {name_of(i) or i['InstanceId']} ({i['InstanceId']})" for page in pages
