@@ -282,10 +282,15 @@ def _ours_in(ctx: Context, resources: list[dict], arn_key: str) -> list[dict]:
     return [r for r in resources if r[arn_key] in ours]
 
 
-def _our_topics(ctx: Context) -> list[str]:
+def _topics(ctx: Context) -> dict[str, bool]:
+    """Every SNS topic's ARN, and whether this lab tagged it."""
     sns = ctx.client("sns")
     arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
-    return [arn for arn in arns if ctx.is_ours(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))]
+    return {arn: ctx.is_ours(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")) for arn in arns}
+
+
+def _our_topics(ctx: Context) -> list[str]:
+    return [arn for arn, ours in _topics(ctx).items() if ours]
 
 
 def _balancer_interfaces(ctx: Context, balancers: list[dict]) -> list[dict]:
@@ -327,10 +332,7 @@ def _learners_own(ctx: Context) -> list[str]:
              if g["TargetGroupName"] == TARGET_GROUP and g not in _ours_in(ctx, [g], "TargetGroupArn")]
     found += [f"launch template {t['LaunchTemplateName']}" for t in _templates(ctx)
               if t["LaunchTemplateName"] == TEMPLATE and not ctx.is_ours(t.get("Tags"))]
-    sns = ctx.client("sns")
-    topics = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
-    ours = set(_our_topics(ctx))
-    found += [f"SNS topic {TOPIC}" for arn in topics if arn.endswith(f":{TOPIC}") and arn not in ours]
+    found += [f"SNS topic {TOPIC}" for arn, ours in _topics(ctx).items() if arn.endswith(f":{TOPIC}") and not ours]
     return found
 
 
