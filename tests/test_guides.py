@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import awscli_server
 from conftest import ROOT, LabDriver, run_invoke, sandbox_env
 
 from bootcamp.guide import GUIDE_FILE, GuideError, anchor, guide_text, problems, render_guide, runnable_blocks
@@ -148,18 +149,27 @@ def test_an_unreachable_target_gives_placeholders(tmp_path, monkeypatch):
 
 # --- the guide is proven: its commands make every step pass ------------------------------------
 
-def replay(blocks: list[str], settings, work: Path) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="session")
+def aws_cli(tmp_path_factory):
+    """The venv's AWS CLI, loaded once and forked for every command (see tests/awscli_server.py)."""
+    assert (VENV_BIN / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
+    with awscli_server.running(tmp_path_factory.mktemp("aws-cli")) as client:
+        yield client
+
+
+def replay(blocks: list[str], settings, work: Path, aws_cli: Path) -> subprocess.CompletedProcess:
     """A learner's shell: one bash running the blocks in order, plain `aws` and `invoke` on PATH.
 
     A learner types `invoke ...` in the project folder, where invoke finds tasks.py. The replay
     runs in a scratch folder instead, so files the commands write (user-data.sh) stay out of the
-    checkout; its `invoke` is the venv's, told where the project is (`--search-root`).
+    checkout; its `invoke` is the venv's, told where the project is (`--search-root`). Its `aws`
+    is the real AWS CLI, forked from one loaded copy (`aws_cli`) instead of started anew each time.
     """
-    assert (VENV_BIN / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
     shim = work / "bin" / "invoke"
     shim.parent.mkdir()
     shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "invoke"}" --search-root "{ROOT}" "$@"\n')
     shim.chmod(0o755)
+    (shim.parent / "aws").symlink_to(aws_cli)
     env = {**sandbox_env(settings), "BOOTCAMP_OWNER": settings.owner, "HOME": str(work), "LANG": "C.UTF-8",
            "PATH": os.pathsep.join([str(shim.parent), str(VENV_BIN), "/usr/bin", "/bin"]),
            "AWS_EC2_METADATA_DISABLED": "true"}
@@ -168,7 +178,7 @@ def replay(blocks: list[str], settings, work: Path) -> subprocess.CompletedProce
 
 
 @pytest.mark.parametrize("lab", LABS, **BY_LAB)
-def test_guide_commands_make_every_step_pass(lab, settings, tmp_path):
+def test_guide_commands_make_every_step_pass(lab, settings, tmp_path, aws_cli):
     settings = settings.but(app_port=control.free_port())  # lab 3's guide serves the app in the background
     driver = LabDriver(lab.id, settings)
     driver.run("start")
@@ -177,7 +187,7 @@ def test_guide_commands_make_every_step_pass(lab, settings, tmp_path):
     blocks = runnable_blocks(render_guide(lab, "en", "md", values))
     assert blocks == runnable_blocks(render_guide(lab, "ko", "md", values)), "commands must not depend on the language"
     try:
-        shell = replay(blocks, settings, tmp_path)
+        shell = replay(blocks, settings, tmp_path, aws_cli)
         failing = [f"{s.id} {s.status}: {s.message}" for s in driver.grade().steps if s.status != PASS]
     finally:
         for app in control.registered_apps(settings, settings.sandbox_account):

@@ -61,11 +61,34 @@ def _health(port: int, timeout: float = 1.0) -> dict | None:
         return None
 
 
+PORT_RANGE_VARIABLE = "BOOTCAMP_PORT_RANGE"
+_next_port: dict[str, int] = {}
+
+
 def free_port() -> int:
-    """A port nothing listens on now (for a sandbox of a test run or benchmark of its own)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now (for a sandbox of a test run or benchmark of its own).
+
+    The kernel picks one, unless BOOTCAMP_PORT_RANGE (e.g. `21000-22999`) gives this process a
+    block of its own: then ports are handed out from it in turn, each checked to be free. Test
+    workers running side by side each get a block, so two of them never pick the same port
+    between its choice and its use.
+    """
+    block = os.environ.get(PORT_RANGE_VARIABLE, "")
+    if not block:
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            return s.getsockname()[1]
+    first, last = (int(n) for n in block.split("-", 1))
+    for _ in range(last - first + 1):
+        port = _next_port.get(block, first)
+        _next_port[block] = first + (port + 1 - first) % (last - first + 1)
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise SandboxError(f"no free port left in {PORT_RANGE_VARIABLE}={block}")
 
 
 def _port_taken(port: int) -> bool:
