@@ -6,6 +6,7 @@ import pytest
 
 from bootcamp.errors import BootcampError
 from bootcamp.results import FAIL, PASS
+from bootcamp.state import one_at_a_time
 
 ALL = {"1.1", "1.2", "1.3", "1.4"}
 
@@ -183,3 +184,14 @@ def profile_of(iam, user):
         return iam.get_login_profile(UserName=user)["LoginProfile"]
     except iam.exceptions.NoSuchEntityException:
         return None
+
+
+def test_a_lab_action_while_another_runs_in_the_account_is_refused_in_one_line(lab1):
+    with one_at_a_time(lab1.settings.home, "embedded", lab1.target.account_id, "`invoke lab.start 1`"):
+        with pytest.raises(BootcampError) as refused:
+            lab1.run("start")
+    said = str(refused.value)
+    assert "\n" not in said and said.startswith("`invoke lab.start 1` (pid ") and "wait until it ends" in said
+    assert lab1.client("iam").list_users()["Users"] == [] and lab1.log == []
+    lab1.run("start")  # the first one ended: this one runs
+    assert len(lab1.client("iam").list_users()["Users"]) == 3
