@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from bootcamp.errors import BootcampError
 
 
 class LabState:
@@ -39,3 +44,30 @@ class LabState:
 def lab_files(home: Path, lab_id: str, target: str, account: str) -> Path:
     """Where a lab keeps the files it hands the learner (lab 3's photos), per target and account."""
     return Path(home) / f"lab{lab_id}" / f"{target}-{account}"
+
+
+def lock_path(home: Path, target: str, account: str) -> Path:
+    return Path(home) / "state" / f"{target}-{account}" / "lock"
+
+
+@contextmanager
+def one_at_a_time(home: Path, target: str, account: str, what: str) -> Iterator[None]:
+    """Lab actions on one target and account, one at a time on this machine: a second is refused.
+
+    The lock is the kernel's (flock), so it goes with the process that holds it, however that ends.
+    """
+    path = lock_path(home, target, account)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another lab action"
+            raise BootcampError(f"{holder} is running on {target} account {account}: wait until it ends, "
+                                f"then run {what} again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{what} (pid {os.getpid()})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

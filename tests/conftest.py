@@ -52,6 +52,11 @@ def worker_prefix() -> str:
     return f"{os.getpid() % 10000:04d}"
 
 
+def another_account(settings: Settings) -> Settings:
+    """The same home, sandbox and worker, in a second fresh account (for what must stay apart)."""
+    return settings.but(sandbox_account=f"{settings.sandbox_account[:4]}{next(_accounts):08d}")
+
+
 @pytest.fixture
 def target(settings):
     return make_target(settings)
