@@ -9,6 +9,7 @@ from typing import Any
 import botocore.exceptions as bx
 
 from bootcamp.errors import explain
+from bootcamp.redact import redact
 
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                 "UnauthorizedAccess", "Forbidden", "AuthorizationError"}
@@ -44,7 +45,8 @@ class Inventory:
             self.errors[kind] = describe_refusal(exc)
 
     def to_dict(self) -> dict:
-        return {"meta": self.meta, "data": self.data, "errors": self.errors}
+        """The evidence as every snapshot writes it: secret-shaped values redacted (see bootcamp.redact)."""
+        return redact({"meta": self.meta, "data": self.data, "errors": self.errors})
 
     @classmethod
     def from_dict(cls, payload: dict) -> "Inventory":

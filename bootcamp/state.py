@@ -25,7 +25,7 @@ class LabState:
             return {}
 
     def save(self, data: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -39,6 +39,14 @@ class LabState:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def private_dir(folder: Path) -> None:
+    """`state/` and the folder of one target and account in it, both 0700 (an older 0755 one too)."""
+    for path in (folder.parent, folder):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
 
 
 def lab_files(home: Path, lab_id: str, target: str, account: str) -> Path:

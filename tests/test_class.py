@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from bootcamp.classroom import merge, roster, run
-from bootcamp.classroom.outputs import strip_secrets
+from bootcamp.redact import redact as strip_secrets
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import get_lab
 from bootcamp.targets import make_target

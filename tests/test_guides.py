@@ -274,6 +274,52 @@ def test_html_guide_shows_every_step_in_a_browser(lab, lang, settings, tmp_path)
         assert step.id in section and step.title(lang) in section, f"step {step.id} is not shown in {lang}"
         assert " ".join(step.hint(lang).replace("`", "").split()) in section
     assert dom.bash_blocks == len(runnable_blocks(render_guide(lab, lang, "md", values)))
+    assert "**" not in prose(shown.stdout), "emphasis left unrendered"
+
+
+def prose(html: str) -> str:
+    """A page's text outside code blocks (where `**` could only be a learner's command)."""
+    return unescape(re.sub(r"<[^>]+>", "", re.sub(r"<pre\b.*?</pre>", "", html, flags=re.S)))
+
+
+@pytest.mark.parametrize("lab", LABS, **BY_LAB)
+def test_emphasis_renders_in_both_languages(lab):
+    """CommonMark closes ** only where its flanking rules allow: `**정상(Healthy)**이` stays literal."""
+    for lang in LANGS:
+        page = render_guide(lab, lang, "html", sample_values("embedded"))
+        left = [line for line in prose(page).splitlines() if "**" in line]
+        assert left == [], f"lab {lab.id} {lang}: literal ** in {left}"
+
+
+# Draws Hangul and a code point no font has (U+0378) in the guide's own font stack: without a
+# Korean font every one of them is the same missing-glyph box.
+FONT_PROBE = """<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8"><style>body {{ font-family: {fonts}; }}</style>
+</head><body><pre id="probe"></pre><script>
+const canvas = document.createElement("canvas"); canvas.width = canvas.height = 64;
+const ctx = canvas.getContext("2d", {{willReadFrequently: true}});
+ctx.font = "48px " + getComputedStyle(document.body).fontFamily;
+const drawn = ch => {{ ctx.clearRect(0, 0, 64, 64); ctx.fillText(ch, 4, 52);
+                       return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(","); }};
+const missing = drawn("\u0378"), han = drawn("한"), geul = drawn("글");
+document.getElementById("probe").textContent = JSON.stringify(
+  {{hangul_drawn: han !== missing && geul !== missing && han !== geul, ink: han !== drawn(" ")}});
+</script></body></html>"""
+
+
+def test_a_korean_guide_draws_hangul_in_a_browser(settings, tmp_path):
+    browser = chromium()
+    guide_page = render_guide(get_lab("1"), "ko", "html", learner_values(settings, get_lab("1"))[0])
+    fonts = re.search(r"body \{ font-family: ([^;]+);", guide_page).group(1)
+    page = tmp_path / "probe.html"
+    page.write_text(FONT_PROBE.format(fonts=fonts), encoding="utf-8")
+    shown = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    probe = json.loads(unescape(re.search(r'<pre id="probe">(.*?)</pre>', shown.stdout, re.S).group(1)))
+    assert probe == {"hangul_drawn": True, "ink": True}, \
+        "Hangul is drawn as missing-glyph boxes: install a Korean font (Debian fonts-nanum or fonts-noto-cjk)"
 
 
 # --- `invoke lab.guide` -------------------------------------------------------------------------

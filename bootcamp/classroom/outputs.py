@@ -7,19 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from bootcamp import report
-from bootcamp.classroom.roster import SECRET_VALUE
 from bootcamp.labmodel import Lab
+from bootcamp.redact import redact, redact_text
 from bootcamp.render import render
 from bootcamp.results import ERROR, FAIL, PASS, GradeResult
 
 SCHEMA = "aws-bootcamp-labs/class/v1"
-SECRET_KEY = re.compile(r"secret|password|token|credential|private.?key", re.I)
-REDACTED = "<redacted>"
 
 
 @dataclass
@@ -31,6 +28,9 @@ class Record:
     line: int
     result: GradeResult
     error: str = ""
+
+    def __post_init__(self):
+        self.error = redact_text(self.error)
 
     @property
     def status(self) -> str:
@@ -46,17 +46,6 @@ def counts(records: list[Record]) -> dict[str, int]:
     return {k: sum(r.status == k for r in records) for k in (PASS, FAIL, ERROR)}
 
 
-def strip_secrets(value):
-    """The evidence without anything secret-looking: keys named like secrets, values shaped like keys."""
-    if isinstance(value, dict):
-        return {k: REDACTED if SECRET_KEY.search(str(k)) else strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_secrets(v) for v in value]
-    if isinstance(value, str) and SECRET_VALUE[0].search(value):
-        return SECRET_VALUE[0].sub(REDACTED, value)
-    return value
-
-
 def learner_dir(out: Path, learner_id: str) -> Path:
     return out / "learners" / learner_id
 
@@ -69,7 +58,7 @@ def write_learner(out: Path, record: Record, inventory_dict: dict | None) -> Non
         payload["error"] = record.error
     _json(folder / "grade.json", payload)
     if inventory_dict is not None:
-        _json(folder / "snapshot.json", strip_secrets(inventory_dict))
+        _json(folder / "snapshot.json", redact(inventory_dict))
     _json(folder / "gradescope" / "results.json", gradescope(record))
 
 
@@ -97,7 +86,7 @@ def write_class(out: Path, lab: Lab, target: str, lang: str, records: list[Recor
                 shard: str = "1/1") -> None:
     """Every class-level file, from the records (one run, or merged shards)."""
     records = sorted(records, key=lambda r: r.line)
-    problems = sorted(problems, key=lambda p: p["line"])
+    problems = redact(sorted(problems, key=lambda p: p["line"]))
     out.mkdir(parents=True, exist_ok=True)
     _json(out / "class.json", {"schema": SCHEMA, "lab": lab.id, "title": lab.title(lang), "target": target,
                                "lang": lang, "shard": shard, "learners": [r.summary() for r in records],

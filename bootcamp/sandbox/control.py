@@ -52,6 +52,13 @@ def _files(settings: Settings) -> tuple[Path, Path]:
     return base / f"{settings.sandbox_port}.pid", base / f"{settings.sandbox_port}.log"
 
 
+def _private_log(path: Path):
+    """The sandbox log, appended to and readable by this user only (0600, an older 0644 one too)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 def _health(port: int, timeout: float = 1.0) -> dict | None:
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/_bootcamp/health", timeout=timeout) as r:
@@ -130,7 +137,7 @@ def up(settings: Settings, wait: float = 30.0) -> Status:
         return current
     pidfile, log = _files(settings)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    with _private_log(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
              "--port", str(settings.sandbox_port)],

@@ -56,6 +56,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.sandbox import lab4_apis  # noqa: E402
+from bootcamp.redact import redact_log_line  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -453,6 +454,13 @@ def build_app() -> Sandbox:
     return Sandbox(DomainDispatcherApplication(create_backend_app))
 
 
+class RequestHandler(MotoRequestHandler):
+    """Moto's request handler whose log lines keep no credentials (a presigned URL carries them)."""
+
+    def log(self, type: str, message: str, *args) -> None:
+        super().log(type, "%s", redact_log_line(message % args if args else message))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the AWS Bootcamp Labs sandbox.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -461,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     try:
         server = make_server(args.host, args.port, build_app(), threaded=True,
-                             request_handler=MotoRequestHandler)
+                             request_handler=RequestHandler)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         sys.exit(3)

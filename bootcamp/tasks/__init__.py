@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 
 import botocore.exceptions as bx
-from invoke import Exit
+from invoke import Collection, Exit, Task
 
 from bootcamp.errors import BootcampError, explain
-from bootcamp.settings import Settings
+from bootcamp.settings import DEFAULT_REGION, Settings
 
 
 def friendly(body):
@@ -43,10 +44,48 @@ def settings(c, **options) -> Settings:
 
 
 TARGET_HELP = {
-    "target": "embedded (default), localstack or aws",
-    "region": "AWS region (default: us-west-2, or the profile's on aws)",
-    "port": "embedded sandbox port (default 4599)",
+    "target": "embedded, localstack or aws (default {target})",
+    "region": "AWS region (default {region})",
+    "port": "embedded sandbox port (default {sandbox_port})",
     "profile": "AWS profile for --target aws",
-    "lang": "language of titles and hints: en or ko",
+    "lang": "language of titles and hints: en or ko (default {lang})",
     "yes": "on aws, create resources without asking",
 }
+
+# One meaning per letter in every task; options not named here have their long name only.
+SHORT_FLAGS = {"lab": "l", "target": "t", "region": "r", "port": "p", "lang": "a", "yes": "y", "out": "o",
+               "json": "j", "junit": "x", "snapshot": "s", "format": "f", "bucket": "b", "host": "h",
+               "user": "u", "workers": "w"}
+
+
+class _ShortFlags(Task):
+    """A task whose short flags come from SHORT_FLAGS, not from the first free letter of each name."""
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        letter = SHORT_FLAGS.get(name)
+        opts["names"] = opts["names"][:1] + ([letter] if letter else [])
+        return opts
+
+
+def effective_defaults() -> dict[str, str]:
+    """What an option left out means here and now (the environment's BOOTCAMP_* included)."""
+    try:
+        current = Settings.from_env()
+    except BootcampError:  # a bad variable is reported, in one line, when a task runs
+        current = Settings()
+    return {"target": current.target, "sandbox_port": str(current.sandbox_port), "app_port": str(current.app_port),
+            "region": current.region or f"{DEFAULT_REGION}, or the profile's on aws", "lang": current.lang,
+            "sandbox_region": current.region or DEFAULT_REGION}
+
+
+def finish(namespace: Collection) -> Collection:
+    """Every task of the namespace with the SHORT_FLAGS letters and its help showing today's defaults."""
+    defaults = effective_defaults()
+    fill = functools.partial(re.sub, r"\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)))
+    for collection in (namespace, *namespace.collections.values()):
+        for job in collection.tasks.values():
+            job.__class__ = _ShortFlags  # same task, other flag rule: invoke has no per-option short flag
+            job.auto_shortflags = False
+            job.help = {name: fill(text) for name, text in job.help.items()}
+    return namespace

@@ -16,7 +16,7 @@ def _interrupt(*_):
     raise KeyboardInterrupt  # SIGTERM stops the server the way Ctrl-C does
 
 
-@task(help={"port": "port to serve on (default 8080, or BOOTCAMP_APP_PORT)", "host": "address to listen on (default 127.0.0.1)",
+@task(help={"port": "port to serve on (default {app_port})", "host": "address to listen on (default 127.0.0.1)",
             "bucket": "photo bucket (default: PHOTOS_BUCKET, else the bucket lab 4 or 3 made)",
             **{k: TARGET_HELP[k] for k in ("target", "region", "profile")}})
 @friendly

@@ -118,7 +118,7 @@ def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None,
 
 
 @task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},
-            "lang": "language of the guide: en or ko (default: BOOTCAMP_LANG, else en)",
+            "lang": "language of the guide: en or ko (default {lang})",
             "format": "md (default) or html",
             "out": "write the guide to this file instead of printing it"})
 @friendly

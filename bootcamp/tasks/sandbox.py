@@ -9,7 +9,7 @@ from bootcamp.settings import DEFAULT_REGION
 from bootcamp.state import LabState
 from bootcamp.tasks import friendly, settings
 
-PORT = {"port": "sandbox port (default 4599, or BOOTCAMP_SANDBOX_PORT)"}
+PORT = {"port": "sandbox port (default {sandbox_port})"}
 
 
 @task(help=PORT)
@@ -43,7 +43,7 @@ def reset(c, port=None):
     print(control.reset(settings(c, sandbox_port=port)))
 
 
-@task(help={**PORT, "region": "region to export (default us-west-2)",
+@task(help={**PORT, "region": "region to export (default {sandbox_region})",
             "user": "export the sandbox keys of a lab user instead of the root, e.g. user-3",
             "lab": "the lab that made --user (default 1)"})
 @friendly
