@@ -15,6 +15,12 @@ DEFAULT_REGION = "us-west-2"
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # us-west-2, ap-northeast-2, us-gov-west-1
 DEFAULT_SANDBOX_ACCOUNT = "123456789012"
 LANGS = ("en", "ko")
+# What LocalStack's free edition lacks (lab.list says so without loading boto3).
+LOCALSTACK_MISSING = {
+    "elbv2": "Elastic Load Balancing v2",
+    "autoscaling": "EC2 Auto Scaling",
+    "cloudfront": "CloudFront",
+}
 ENV_VARS = {
     "BOOTCAMP_TARGET": "target", "BOOTCAMP_REGION": "region", "BOOTCAMP_SANDBOX_PORT": "sandbox_port",
     "BOOTCAMP_SANDBOX_ACCOUNT": "sandbox_account", "BOOTCAMP_LANG": "lang",

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler
 from wsgiref.util import setup_testing_defaults
@@ -32,9 +33,11 @@ from bootcamp.provision import error_code
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.state import LabState
-from employee_directory.__main__ import ThreadingServer, serve
 from employee_directory.config import AppConfig
-from employee_directory.web import App
+
+if TYPE_CHECKING:  # the app itself (and boto3 with it) is loaded only to serve it: a grade only asks
+    from employee_directory.__main__ import ThreadingServer
+    from employee_directory.web import App
 
 BUCKET_LABS = ("4", "3")  # the labs whose saved state may name the photo bucket, latest first
 ASK_TIMEOUT = 5.0
@@ -92,6 +95,13 @@ def identity(config: AppConfig, target) -> str:
     if target.name == "embedded":
         return f"role {approle.ROLE}" if config.session_token else "the account root"
     return "LocalStack's test keys" if target.name == "localstack" else "your AWS credentials"
+
+
+def local_app(settings: Settings, target) -> App:
+    """The app as a WSGI callable here (not served), e.g. to send it a form as lab.solve does."""
+    from employee_directory.web import App
+
+    return App(app_config(settings, target))
 
 
 def app_config(settings: Settings, target, bucket: str | None = None) -> AppConfig:
@@ -161,6 +171,9 @@ class Served:
 def serving(settings: Settings, target, host: str = "127.0.0.1", port: int = 8080,
             bucket: str | None = None) -> Iterator[Served]:
     """The app bound to host:port (0: any free port) and announced; the caller runs its loop."""
+    from employee_directory.__main__ import serve
+    from employee_directory.web import App
+
     config = app_config(settings, target, bucket)
     try:
         server = serve(App(config), host, int(port))

@@ -77,7 +77,7 @@ class LearnerTarget(Target):
         super().__init__(base.settings)
         self.name = base.name
         self.base, self.pool, self.learner = base, pool, learner
-        self.credentials = credentials
+        self.learner_credentials = credentials
         self._account = account
 
     @property
@@ -95,7 +95,7 @@ class LearnerTarget(Target):
         return self._account or self.client("sts").get_caller_identity()["Account"]
 
     def activate(self) -> contextvars.Token:
-        return _current.set(self.credentials)
+        return _current.set(self.learner_credentials)
 
     def deactivate(self, token: contextvars.Token) -> None:
         _current.reset(token)

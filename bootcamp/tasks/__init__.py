@@ -1,12 +1,17 @@
-"""invoke namespaces (one module each) and the wrapper that turns failures into one line."""
+"""invoke namespaces (one module each) and the wrapper that turns failures into one line.
+
+`invoke --list`, `--help` and every task load all of these modules, so they import only invoke
+and the light bootcamp modules at the top; each task body imports what it needs (boto3, pytest,
+rich, the web app), and a task pays only for its own.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 import re
+import sys
 
-import botocore.exceptions as bx
 from invoke import Collection, Exit, Task
 
 from bootcamp.errors import BootcampError, explain
@@ -28,13 +33,22 @@ def friendly(body):
             raise Exit(f"error: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted: run the same command again to finish; nothing was lost", code=130) from None
-        except (bx.BotoCoreError, bx.ClientError) as exc:
-            raise Exit(f"error: {explain(exc) or exc}", code=2) from None
-        except Exception as exc:  # a bug of ours: still one line, the traceback on request
+        except Exception as exc:
+            if _from_aws(exc):
+                raise Exit(f"error: {explain(exc) or exc}", code=2) from None
+            # a bug of ours: still one line, the traceback on request
             raise Exit(f"error: unexpected {type(exc).__name__}: {exc} "
                        "(run again with BOOTCAMP_DEBUG=1 for the details)", code=3) from None
 
     return run
+
+
+def _from_aws(exc: Exception) -> bool:
+    """A botocore failure (botocore is imported only when a task used it, so look only then)."""
+    if "botocore.exceptions" not in sys.modules:
+        return False
+    bx = sys.modules["botocore.exceptions"]
+    return isinstance(exc, (bx.BotoCoreError, bx.ClientError))
 
 
 def settings(c, **options) -> Settings:

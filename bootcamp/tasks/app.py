@@ -5,11 +5,8 @@ from pathlib import Path
 
 from invoke import task
 
-from bootcamp import webapp
-from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, port_number
 from bootcamp.tasks import TARGET_HELP, friendly, settings
-from bootcamp.targets import make_target
 
 
 def _interrupt(*_):
@@ -22,6 +19,10 @@ def _interrupt(*_):
 @friendly
 def run(c, port=None, host="127.0.0.1", bucket=None, target=None, region=None, profile=None):
     """Serve the Employee Directory app here, against the target's table and bucket, until Ctrl-C."""
+    from bootcamp import webapp
+    from bootcamp.sandbox import control
+    from bootcamp.targets import make_target
+
     s = settings(c, target=target, region=region, profile=profile)
     target_ = make_target(s)
     if target_.name == "embedded":

@@ -3,7 +3,6 @@
 from invoke import Exit, task
 
 from bootcamp.errors import BootcampError
-from bootcamp.labmodel import get_lab
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION
 from bootcamp.state import LabState
@@ -53,6 +52,8 @@ def env(c, port=None, region=None, user=None, lab="1"):
     control.require_running(s)
     lines = control.env_exports(s, s.region or DEFAULT_REGION)
     if user:
+        from bootcamp.labmodel import get_lab
+
         keys = LabState(s.home, "embedded", s.sandbox_account, get_lab(lab).id).load().get("access_keys", {})
         if user not in keys:
             raise BootcampError(f"lab {lab} made no sandbox keys for '{user}': run `invoke lab.start {lab}`")

@@ -144,7 +144,7 @@ def _through_the_app(ctx: Context, bucket: str) -> None:
         app = f"http://{instance['PublicIpAddress']}"
         webapp.wait_until_up(app)
     else:
-        app = webapp.App(webapp.app_config(ctx.target.settings, ctx.target))
+        app = webapp.local_app(ctx.target.settings, ctx.target)
     webapp.submit(app, "/settings", {"bucket": bucket})
     ctx.did(f"the app uses bucket {bucket}")
     scan = ctx.client("dynamodb").get_paginator("scan").paginate(TableName=TABLE)
