@@ -18,6 +18,7 @@ And for the request front: `key_refusal`, the answer AWS gives a key that is unk
 
 from __future__ import annotations
 
+import base64
 import re
 
 from moto.core.exceptions import AccessDeniedError, _RESTError
@@ -63,6 +64,14 @@ class Ec2Answer(_RESTError):
         self.code = status
 
 
+def _unauthorized(action: str, why: str) -> str:
+    """EC2's words for a refusal: a read names the action; a write, as on AWS, gives the reason
+    only encoded (sts:DecodeAuthorizationMessage on AWS; here base64 of the reason)."""
+    if action.startswith(("Describe", "Get")):
+        return f"{UNAUTHORIZED} {why}"
+    return f"{UNAUTHORIZED} Encoded authorization failure message: {base64.b64encode(why.encode()).decode()}"
+
+
 def _asks_dry_run(response) -> bool:
     return str(response._get_param("DryRun", "false")).lower() == "true"
 
@@ -85,7 +94,7 @@ def ec2_dry_runs_honoured() -> None:
         try:
             authorize(self, resource)
         except AccessDeniedError as exc:
-            raise Ec2Answer(403, "UnauthorizedOperation", f"{UNAUTHORIZED} {exc.message}") from None
+            raise Ec2Answer(403, "UnauthorizedOperation", _unauthorized(self._get_action(), exc.message)) from None
         if _asks_dry_run(self):
             raise Ec2Answer(412, "DryRunOperation", DRY_RUN_PASSED)
 
