@@ -13,7 +13,7 @@ import botocore.exceptions as bx
 import botocore.session
 from botocore.config import Config
 
-from bootcamp import readonly
+from bootcamp import readonly, retries
 from bootcamp.errors import BootcampError, CredentialsError, Declined, TargetUnavailable, explain
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, Settings
@@ -78,6 +78,7 @@ class Target:
                             user_agent_extra="aws-bootcamp-labs")
             client = self.session().client(service, region_name=self.region,
                                            endpoint_url=self.endpoint(service), config=config)
+            retries.install(client, self.settings.retry_backoff)
             if readonly_guard:
                 readonly.guard(client)
             self._clients[key] = client
@@ -90,6 +91,7 @@ class Target:
         client = session.client(service, endpoint_url=self.endpoint(service),
                                 aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                                 config=Config(retries=RETRIES, connect_timeout=5))
+        retries.install(client, self.settings.retry_backoff)
         if readonly_guard:
             readonly.guard(client, borrowed=True)
         return client
