@@ -8,6 +8,7 @@ from typing import Any
 
 import botocore.exceptions as bx
 
+from bootcamp import readonly
 from bootcamp.errors import explain
 from bootcamp.redact import redact
 
@@ -58,7 +59,7 @@ def describe_refusal(exc: bx.ClientError) -> str:
     code = error.get("Code", "")
     if code in DENIED_CODES:
         found = ACTION_IN_MESSAGE.search(error.get("Message", ""))
-        action = found.group(1) if found else exc.operation_name
+        action = found.group(1) if found else readonly.asked_action(error) or exc.operation_name
         return f"access denied: the grading identity needs {action}"
     explained = explain(exc)
     if explained:

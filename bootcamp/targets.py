@@ -17,7 +17,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from bootcamp import readonly
+from bootcamp import readonly, retries
 from bootcamp.errors import BootcampError, CredentialsError, Declined, TargetUnavailable, explain
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, LOCALSTACK_MISSING, Settings
@@ -57,27 +57,29 @@ def _config(borrowed: bool) -> Config:
 
 
 def signed_client(service: str, region: str, endpoint: str | None, credentials: tuple[str, ...],
-                  guard: bool):
+                  guard: bool, backoff: float):
     """A client signed with explicit credentials, made once per service, place and credentials.
 
     Making a client costs tens of milliseconds (botocore generates its class and its service
     model's shapes for each one), so the process keeps them. guard: refuse writes (readonly.guard).
     """
     key, secret, *token = credentials
-    cache_key = (service, region, endpoint, key, secret, token[0] if token else None, guard)
+    cache_key = (service, region, endpoint, key, secret, token[0] if token else None, guard, backoff)
     return _cached(cache_key, lambda session: session.create_client(
         service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key,
         aws_secret_access_key=secret, aws_session_token=token[0] if token else None,
-        config=_config(False)), guard, borrowed=False)
+        config=_config(False)), guard, borrowed=False, backoff=backoff)
 
 
-def _cached(cache_key: tuple, make, guard: bool, borrowed: bool):
+def _cached(cache_key: tuple, make, guard: bool, borrowed: bool, backoff: float):
     session = shared_session()
     with _LOCK:
         if cache_key in _CLIENTS:
             _CLIENTS.move_to_end(cache_key)
             return _CLIENTS[cache_key]
         client = make(session)
+        # borrowed: one client for every identity, so each identity retries from a budget of its own
+        retries.install(client, backoff, _signing_key if borrowed else lambda: "")
         if guard:
             readonly.guard(client, borrowed=borrowed)
         _CLIENTS[cache_key] = client
@@ -102,7 +104,12 @@ class _CallersIdentity(Credentials):
         return current
 
 
-def borrowed_client(service: str, region: str, endpoint: str | None, guard: bool):
+def _signing_key() -> str:
+    current = _SIGNING_AS.get()
+    return current.access_key if current is not None else ""
+
+
+def borrowed_client(service: str, region: str, endpoint: str | None, guard: bool, backoff: float):
     """One client per service for every other identity (IAM users' keys), each call signed as its caller."""
     def make(session):
         client = session.create_client(service, region_name=region, endpoint_url=endpoint,
@@ -111,7 +118,8 @@ def borrowed_client(service: str, region: str, endpoint: str | None, guard: bool
         client._request_signer._credentials = _CallersIdentity()  # as the class's shared clients do
         return client
 
-    return _cached(("borrowed", service, region, endpoint, guard), make, guard, borrowed=True)
+    return _cached(("borrowed", service, region, endpoint, guard, backoff), make, guard, borrowed=True,
+                   backoff=backoff)
 
 
 class SignedAs:
@@ -178,12 +186,14 @@ class Target:
         """A client with standard retries; with readonly_guard it refuses every write."""
         key = (service, readonly_guard)
         if key not in self._clients:
+            backoff = self.settings.retry_backoff
             if self.credentials():
                 client = signed_client(service, self.region, self.endpoint(service), self.credentials(),
-                                       readonly_guard)
+                                       readonly_guard, backoff)
             else:
                 client = self.session().client(service, region_name=self.region,
                                                endpoint_url=self.endpoint(service), config=_config(False))
+                retries.install(client, backoff)
                 if readonly_guard:
                     readonly.guard(client)
             self._clients[key] = client
@@ -191,7 +201,8 @@ class Target:
 
     def client_as(self, service: str, access_key: str, secret_key: str, readonly_guard: bool = True):
         """A client signed by other credentials (an IAM user's); one is shared by every such identity."""
-        client = borrowed_client(service, self.region, self.endpoint(service), readonly_guard)
+        client = borrowed_client(service, self.region, self.endpoint(service), readonly_guard,
+                                 self.settings.retry_backoff)
         return SignedAs(client, access_key, secret_key)
 
     @cached_property

@@ -193,10 +193,11 @@ def stats(settings: Settings) -> dict:
         return json.loads(r.read())
 
 
-def inject_faults(settings: Settings, count: int, code: str = "") -> None:
-    """Make the next `count` AWS calls to the sandbox fail: throttled, or with this error code."""
+def inject_faults(settings: Settings, count: int, code: str = "", account: str = "") -> None:
+    """Make the next `count` AWS calls to the sandbox (of this account, if given) fail: throttled,
+    or with this error code. A count of 0 clears them."""
     req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
-                                 data=json.dumps({"count": count, "code": code}).encode())
+                                 data=json.dumps({"count": count, "code": code, "account": account}).encode())
     urllib.request.urlopen(req, timeout=5).read()
 
 
