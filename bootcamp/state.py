@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,18 @@ def private_dir(folder: Path) -> None:
 def lab_files(home: Path, lab_id: str, target: str, account: str) -> Path:
     """Where a lab keeps the files it hands the learner (lab 3's photos), per target and account."""
     return Path(home) / f"lab{lab_id}" / f"{target}-{account}"
+
+
+def app_settings_file(home: Path, target: str, account: str) -> Path:
+    """Where the app run here keeps the bucket saved on its settings page, per target and account."""
+    return Path(home) / "app" / f"{target}-{account}.json"
+
+
+def forget_app_settings(home: Path, target: str, account: str | None = None) -> None:
+    """Remove what the app saved on its settings page for one account of the target, or for all."""
+    for path in (Path(home) / "app").glob(f"{target}-*.json"):
+        if re.fullmatch(rf"{re.escape(target)}-{account or '[0-9]+'}\.json", path.name):
+            path.unlink(missing_ok=True)
 
 
 def lock_path(home: Path, target: str, account: str) -> Path:

@@ -32,7 +32,7 @@ from bootcamp.errors import BootcampError
 from bootcamp.provision import error_code
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
-from bootcamp.state import LabState
+from bootcamp.state import LabState, app_settings_file
 from employee_directory.config import AppConfig
 
 if TYPE_CHECKING:  # the app itself (and boto3 with it) is loaded only to serve it: a grade only asks
@@ -46,12 +46,7 @@ ANSWER_LIMIT = 1 << 20  # a directory of a few thousand employees
 
 def settings_file(settings: Settings, target) -> Path:
     """Where the app run here keeps the bucket saved on its settings page, per target and account."""
-    return settings.home / "app" / f"{target.name}-{target.account_id}.json"
-
-
-def saved_bucket(path: Path) -> str | None:
-    """The bucket saved on the settings page of the app that keeps its settings at path."""
-    return AppConfig(settings_file=str(path)).bucket_choice()[0]
+    return app_settings_file(settings.home, target.name, target.account_id)
 
 
 def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, str]:
@@ -105,8 +100,11 @@ def local_app(settings: Settings, target) -> App:
 
 
 def app_config(settings: Settings, target, bucket: str | None = None) -> AppConfig:
+    """The app's settings here; a bucket given (`app.run --bucket`) wins over one saved on its settings page."""
     config = AppConfig.from_env(app_env(settings, target, bucket))
     os.makedirs(os.path.dirname(config.settings_file), exist_ok=True)
+    if bucket:  # the learner's latest word: the page may choose again while this copy runs
+        Path(config.settings_file).unlink(missing_ok=True)
     return config
 
 

@@ -498,6 +498,25 @@ def test_clean_removes_what_the_lab_made_and_names_what_the_learner_made(lab3):
                 if i["State"]["Name"] not in ("terminated", "shutting-down")]
 
 
+def test_clean_with_the_learners_own_subnet_in_the_lab_vpc_changes_nothing_and_names_it(lab3):
+    lab3.run("start")
+    ec2 = lab3.client("ec2")
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["Lab VPC"]}])["Vpcs"]
+    mine = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.0.5.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="my-db", Description="mine", VpcId=vpc["VpcId"])["GroupId"]
+    before, logged = provision.leftovers(lab3.context()), len(lab3.log)
+    with pytest.raises(BootcampError) as refused:
+        lab3.run("clean")
+    said = str(refused.value)
+    assert "\n" not in said and f"your subnet {mine} and your security group my-db ({group}) use the lab network" in said
+    assert "then run `invoke lab.clean 3` again" in said
+    assert provision.leftovers(lab3.context()) == before and len(lab3.log) == logged
+    ec2.delete_subnet(SubnetId=mine)
+    ec2.delete_security_group(GroupId=group)
+    lab3.run("clean")
+    assert provision.leftovers(lab3.context()) == []
+
+
 def test_each_account_has_its_own_photos_on_this_machine(lab3, settings):
     other = LabDriver("3", settings.but(sandbox_account=f"{int(settings.sandbox_account) + 800000:012d}"))
     lab3.run("start")

@@ -18,6 +18,7 @@ from pathlib import Path
 from bootcamp.errors import SandboxError
 from bootcamp.sandbox import SERVICE_NAME
 from bootcamp.settings import Settings
+from bootcamp.state import forget_app_settings
 
 HOST = "127.0.0.1"
 SECRET = "sandbox"  # the sandbox checks no root secret; this only fills the variable
@@ -178,6 +179,7 @@ def reset(settings: Settings) -> str:
     require_running(settings)
     req = urllib.request.Request(f"{endpoint(settings)}/moto-api/reset", method="POST")
     urllib.request.urlopen(req, timeout=30).read()
+    forget_app_settings(settings.home, "embedded")  # the buckets the app saved name what is gone
     return "sandbox reset: every account in it is empty"
 
 
