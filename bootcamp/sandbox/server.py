@@ -27,7 +27,10 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   group's DefaultInstanceWarmup and a scaling policy's Enabled kept (moto drops both);
 - where moto answers otherwise than AWS (see `bootcamp.sandbox.fidelity`): EC2 dry runs judged
   and never run, a root's caller identity, an instance's groups from its network interface,
-  InvalidTarget for a target that is no instance, and an Inactive access key refused.
+  InvalidTarget for a target that is no instance, and an Inactive access key refused;
+- speed: connections kept open between a client's calls (`bootcamp.sandbox.keepalive`) and
+  moto's per-request routing lookups done once (`bootcamp.sandbox.dispatch`); `--no-speedups`
+  serves as before, for bench/sandbox_speed.py.
 """
 
 from __future__ import annotations
@@ -59,8 +62,9 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import fidelity, lab4_apis  # noqa: E402
+from bootcamp.sandbox import dispatch, fidelity, lab4_apis  # noqa: E402
 from bootcamp.sandbox.faults import Faults, wanted as faults_wanted  # noqa: E402
+from bootcamp.sandbox.keepalive import KeepAliveHandler  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -441,7 +445,7 @@ def enforce_iam_for_principals() -> None:
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
 
 
-def build_app() -> Sandbox:
+def build_app(speedups: bool = True) -> Sandbox:
     enforce_iam_for_principals()
     keep_inline_policies_as_json()
     block_public_access_by_default()
@@ -451,25 +455,38 @@ def build_app() -> Sandbox:
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
     fidelity.apply()
-    return Sandbox(DomainDispatcherApplication(create_backend_app))
+    if not speedups:
+        return Sandbox(DomainDispatcherApplication(create_backend_app))
+    dispatch.remember_action_names()
+    return Sandbox(dispatch.CachedDispatcher(create_backend_app))
 
 
-class RequestHandler(MotoRequestHandler):
-    """Moto's request handler whose log lines keep no credentials (a presigned URL carries them)."""
+class _RedactedLog:
+    """Request log lines that keep no credentials (a presigned URL carries them)."""
 
     def log(self, type: str, message: str, *args) -> None:
         super().log(type, "%s", redact_log_line(message % args if args else message))
+
+
+class RequestHandler(_RedactedLog, KeepAliveHandler):
+    """The sandbox's handler: connections kept open, log lines without credentials."""
+
+
+class PlainRequestHandler(_RedactedLog, MotoRequestHandler):
+    """moto's own handler (one connection per request), for `--no-speedups`."""
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the AWS Bootcamp Labs sandbox.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=4599, help="TCP port to listen on")
+    parser.add_argument("--no-speedups", dest="speedups", action="store_false",
+                        help="serve as before bootcamp.sandbox.dispatch and .keepalive (for bench/sandbox_speed.py)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
     try:
-        server = make_server(args.host, args.port, build_app(), threaded=True,
-                             request_handler=RequestHandler)
+        server = make_server(args.host, args.port, build_app(args.speedups), threaded=True,
+                             request_handler=RequestHandler if args.speedups else PlainRequestHandler)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         sys.exit(3)
