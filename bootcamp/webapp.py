@@ -31,6 +31,7 @@ from bootcamp import approle
 from bootcamp.errors import BootcampError
 from bootcamp.provision import error_code
 from bootcamp.sandbox import control
+from bootcamp.sandbox.control import local_http
 from bootcamp.settings import Settings
 from bootcamp.state import LabState, app_settings_file
 from employee_directory.config import AppConfig
@@ -126,7 +127,7 @@ def announce(settings: Settings, target, url: str) -> None:
     """Say where this copy of the app serves the account, so a grade can ask it."""
     account = target.account_id
     if target.name == "embedded":
-        control.register_app(settings, account, url, os.getpid())
+        control.register_app(settings, account, url, os.getpid(), getattr(target, "credentials", None))
     elif target.name == "localstack":
         path = _beacon(settings.home, target.name, account)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,7 @@ def announce(settings: Settings, target, url: str) -> None:
 def withdraw(settings: Settings, target, url: str) -> None:
     account = target.account_id
     if target.name == "embedded":
-        control.unregister_app(settings, account, url)
+        control.unregister_app(settings, account, url, getattr(target, "credentials", None))
     elif target.name == "localstack":
         path = _beacon(settings.home, target.name, account)
         left = [a for a in _read_beacon(path) if a["url"] != url]
@@ -148,12 +149,15 @@ def withdraw(settings: Settings, target, url: str) -> None:
 
 
 def announced(target, home: Path | None) -> list[str]:
-    """The URLs where copies of the app run here for the target's account (none on aws)."""
+    """The URLs where copies of the app run here for the target's account (none on aws); only
+    http:// addresses on this machine are asked, whatever a registry or a beacon file says."""
     if target.name == "embedded":
-        return [a["url"] for a in control.registered_apps(target.settings, target.account_id)]
-    if target.name == "localstack" and home is not None:
-        return [a["url"] for a in _read_beacon(_beacon(home, target.name, target.account_id))]
-    return []
+        found = control.registered_apps(target.settings, target.account_id)
+    elif target.name == "localstack" and home is not None:
+        found = _read_beacon(_beacon(home, target.name, target.account_id))
+    else:
+        found = []
+    return [a["url"] for a in found if local_http(a["url"])]
 
 
 # --- serving the app here --------------------------------------------------------------------

@@ -475,6 +475,22 @@ def test_an_app_that_stopped_without_saying_so_fails_3_3_with_the_reason(lab3):
     assert step.status == FAIL and f"The app at {gone} did not answer" in step.message
 
 
+def test_static_files_posing_as_the_app_are_never_asked(lab3, tmp_path):
+    """A registry entry is how a grade finds the app: only an http:// app on this machine, and
+    registered by the account itself, is asked (a file:// "app" of two static files was graded)."""
+    lab3.run("start")
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "settings").write_text(json.dumps(
+        {"app": "employee-directory", "bucket": {"name": "employee-photo-bucket-ab-1234"}, "table": TABLE}))
+    (tmp_path / "api" / "employees").write_text("[]")
+    fake, account = f"file://{tmp_path}", lab3.settings.sandbox_account
+    with pytest.raises(BootcampError, match="http:// address on this machine"):
+        control.register_app(lab3.settings, account, fake, 424242)
+    assert webapp.announced(lab3.target, lab3.settings.home) == []
+    step = lab3.step("3.3")
+    assert step.status == FAIL and "not running" in step.message
+
+
 # --- clean, verify, the app through invoke ----------------------------------------------------
 
 def test_clean_removes_what_the_lab_made_and_names_what_the_learner_made(lab3):

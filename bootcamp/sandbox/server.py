@@ -20,7 +20,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   error: throttling by default, or the code given, e.g. ExpiredToken; see `faults`);
 - `/_bootcamp/apps`: where `invoke app.run` serves the web app for an account (GET, with
   an optional ?account=; POST {account, url, pid} registers, {account, url, remove: true}
-  removes), so that a grade finds it;
+  removes; a POST must be SigV4-signed by that account, and the url be http:// on this
+  machine), so that a grade finds it;
 - for lab 4 (see `bootcamp.sandbox.lab4_apis`): Auto Scaling notification configurations
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
   version's data, the network interfaces a launch makes deleted with their instance, and a
@@ -63,6 +64,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
 from bootcamp.sandbox import dispatch, fidelity, lab4_apis  # noqa: E402
+from bootcamp.sandbox.control import local_http  # noqa: E402
 from bootcamp.sandbox.faults import Faults, wanted as faults_wanted  # noqa: E402
 from bootcamp.sandbox.keepalive import KeepAliveHandler  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
@@ -178,6 +180,8 @@ class Sandbox:
             entry, remove = app_entry(environ)
         except ValueError as exc:
             return self.reply(start_response, 400, "application/json", json.dumps({"error": str(exc)}))
+        if (why := registration_refusal(environ, entry["account"])):
+            return self.reply(start_response, 403, "application/json", json.dumps({"error": why}))
         with self.lock:
             self.apps = [a for a in self.apps
                          if (a["account"], a["url"]) != (entry["account"], entry["url"])]
@@ -215,11 +219,23 @@ def app_entry(environ) -> tuple[dict, bool]:
     remove = wanted.get("remove") is True
     if not isinstance(account, str) or not ROOT_KEY.match(account):
         raise ValueError("'account' must be a 12-digit account id")
-    if not isinstance(url, str) or not url:
-        raise ValueError("'url' must be a non-empty string")
+    if not isinstance(url, str) or not local_http(url):
+        raise ValueError("'url' must be the app's http:// address on this machine (127.0.0.1, localhost or [::1])")
     if not remove and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0):
         raise ValueError("'pid' must be a positive integer (or give \"remove\": true)")
     return {"account": account, "url": url, "pid": pid}, remove
+
+
+def registration_refusal(environ, account: str) -> str | None:
+    """Why this app registration is refused: it must be SigV4-signed by that account's credentials
+    (its root, or an access key of one of its IAM users), as `control.register_app` signs it."""
+    key, _ = signed_by(environ)
+    if not key:
+        return f"sign the registration with account {account}'s credentials (AWS Signature Version 4)"
+    owner = key if ROOT_KEY.match(key) else account_of_key(key)
+    if owner != account or fidelity.inactive_key(key, owner):
+        return f"the registration is not signed by account {account}'s credentials"
+    return None
 
 
 def _request_params(environ) -> dict[str, str]:
