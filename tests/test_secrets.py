@@ -6,7 +6,6 @@ import json
 import stat
 import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
