@@ -8,6 +8,7 @@ from typing import Any
 
 import botocore.exceptions as bx
 
+from bootcamp.checks import SNAPSHOT_SCHEMA
 from bootcamp.errors import explain
 
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
@@ -44,7 +45,7 @@ class Inventory:
             self.errors[kind] = describe_refusal(exc)
 
     def to_dict(self) -> dict:
-        return {"meta": self.meta, "data": self.data, "errors": self.errors}
+        return {"meta": {**self.meta, "schema": SNAPSHOT_SCHEMA}, "data": self.data, "errors": self.errors}
 
     @classmethod
     def from_dict(cls, payload: dict) -> "Inventory":
