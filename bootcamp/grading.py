@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import sys
+import threading
 from datetime import datetime, timezone
-
-import pytest
 
 from bootcamp.collect import collect
 from bootcamp.inventory import Inventory
@@ -19,7 +20,15 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _preload(module: str) -> None:
+    """Import module on a thread: the judging's pytest loads while the collection waits on the network."""
+    if module not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=(module,), name=f"import {module}",
+                         daemon=True).start()
+
+
 def grade(lab: Lab, target: Target, home, lang: str = "en") -> tuple[GradeResult, Inventory]:
+    _preload("pytest")
     target.check_ready(list(lab.services))
     started = now()
     inventory = collect(lab, target, home)
@@ -42,6 +51,8 @@ def result_of(lab: Lab, inventory: Inventory, steps: list[StepResult], started: 
 
 def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en") -> dict[str, list[StepResult]]:
     """Run the lab's graders once over every subject's inventory; results per subject, in step order."""
+    import pytest  # here (or on _preload's thread): a task that only collects never loads it
+
     from graders.plugin import Judgement
 
     judgement = Judgement(lab, inventories, lang)

@@ -120,10 +120,15 @@ def _shared() -> dict:
     return tomllib.loads(SHARED_FILE.read_text(encoding="utf-8"))
 
 
-def render_guide(lab: Lab, lang: str, fmt: str, values: dict[str, str]) -> str:
-    """The guide for one lab in one language and format, with the learner's values filled in."""
+def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise GuideError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def render_guide(lab: Lab, lang: str, fmt: str, values: dict[str, str]) -> str:
+    """The guide for one lab in one language and format, with the learner's values filled in."""
+    check_format(fmt)
     if lang not in LANGS:
         raise GuideError(f"unknown language '{lang}': use one of {', '.join(LANGS)}")
     text = guide_text(lab)

@@ -9,6 +9,7 @@ from typing import Any
 import botocore.exceptions as bx
 
 from bootcamp import readonly
+from bootcamp.checks import SNAPSHOT_SCHEMA
 from bootcamp.errors import explain
 from bootcamp.redact import redact
 
@@ -47,7 +48,7 @@ class Inventory:
 
     def to_dict(self) -> dict:
         """The evidence as every snapshot writes it: secret-shaped values redacted (see bootcamp.redact)."""
-        return redact({"meta": self.meta, "data": self.data, "errors": self.errors})
+        return redact({"meta": {**self.meta, "schema": SNAPSHOT_SCHEMA}, "data": self.data, "errors": self.errors})
 
     @classmethod
     def from_dict(cls, payload: dict) -> "Inventory":

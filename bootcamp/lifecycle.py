@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from bootcamp import grading
+from bootcamp import checks, grading
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import Lab
 from bootcamp.provision import Context
@@ -22,6 +22,8 @@ ACTIONS = ("start", "solve", "clean")
 
 def prepare(settings: Settings, lab: Lab, log: Callable[[str], None] = print, changes: bool = True) -> Target:
     """The target, made ready for this lab: the sandbox is started when it is down."""
+    if changes:  # a start or clean keeps state (passwords, keys) in the home: refuse before making anything
+        checks.home(settings.home)
     target = make_target(settings)
     if target.name == "embedded" and changes:
         before = control.status(settings)

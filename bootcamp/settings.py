@@ -12,7 +12,6 @@ TARGETS = ("embedded", "localstack", "aws")
 DEFAULT_PORT = 4599
 DEFAULT_APP_PORT = 8080
 DEFAULT_REGION = "us-west-2"
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # us-west-2, ap-northeast-2, us-gov-west-1
 DEFAULT_SANDBOX_ACCOUNT = "123456789012"
 LANGS = ("en", "ko")
 # What LocalStack's free edition lacks (lab.list says so without loading boto3).
@@ -77,6 +76,10 @@ class Settings:
                 "(--target or BOOTCAMP_TARGET)")
         if self.lang not in LANGS:
             raise BootcampError(f"unknown language '{self.lang}': use one of {', '.join(LANGS)}")
+        if self.region is not None:
+            from bootcamp import checks
+
+            checks.region(self.region, "--region or BOOTCAMP_REGION")
         if not re.fullmatch(r"\d{12}", self.sandbox_account):
             raise BootcampError(
                 f"sandbox account '{self.sandbox_account}' is not a 12-digit account id")

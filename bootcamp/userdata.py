@@ -16,14 +16,13 @@ import textwrap
 import zlib
 from dataclasses import dataclass, field
 
+from bootcamp import checks
 from bootcamp.errors import BootcampError
 from bootcamp.render import render as render_template
-from bootcamp.settings import REGION_NAME
 
 LIMIT = 16 * 1024  # EC2 refuses user data above 16 KB (before base64)
 MARKER = "# aws-bootcamp-labs: employee-directory user data"
 PORT = 80
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ARCHIVE = re.compile(r"<<'ARCHIVE'\n(.*?)\nARCHIVE\n", re.S)
 _ENV = re.compile(r"^Environment=(\w+)=(.*)$", re.M)
 _LISTEN = re.compile(r"-m employee_directory .*--port (\d+)")
@@ -48,10 +47,9 @@ def app_files() -> dict[str, bytes]:
 
 def render(region: str, bucket: str = "") -> str:
     """The user data for an instance in `region` whose app uses `bucket` (empty: not chosen yet)."""
-    if bucket and not BUCKET_NAME.match(bucket):
-        raise BootcampError(f"'{bucket}' is not a valid S3 bucket name")
-    if not REGION_NAME.match(region):
-        raise BootcampError(f"'{region}' is not an AWS region name")
+    if bucket:
+        checks.bucket_name(bucket)
+    checks.region(region)
     packed = base64.b64encode(archive(app_files())).decode()
     script = render_template("userdata.sh.j2", marker=MARKER, region=region, bucket=bucket, port=PORT,
                              archive="\n".join(textwrap.wrap(packed, 76)))

@@ -1,5 +1,7 @@
 """Bad input and a broken environment: one clear line, a non-zero exit, no traceback, nothing lost."""
 
+import importlib.util
+import json
 import os
 import signal
 import socket
@@ -12,7 +14,7 @@ from bootcamp.settings import Settings
 from bootcamp.targets import AwsTarget, EmbeddedTarget, make_target
 from bootcamp.errors import BootcampError, Declined
 from bootcamp.sandbox.control import free_port
-from conftest import run_invoke, sandbox_env
+from conftest import ROOT, run_invoke, sandbox_env
 
 def one_line_error(result, *fragments: str) -> str:
     assert result.returncode not in (0, 1), result
@@ -177,3 +179,175 @@ def test_access_denied_for_the_grader_is_an_error_naming_the_permission(lab1):
     result, _ = grading.grade(lab1.lab, as_grader, lab1.settings.home)
     assert {s.status for s in result.steps} == {"ERROR"}
     assert "needs iam:GetAccountAuthorizationDetails" in result.steps[0].message
+
+
+# --- every task, every kind of bad input: one table ---------------------------------------------
+#
+# A row: (kind, task and arguments, a fragment of the one line, how it runs). Placeholders:
+# {in} a folder of prepared inputs, {file} a plain file in it, {home} the row's home (not made),
+# {port} the test run's sandbox port (started from another home). "cli" rows run through a real
+# `invoke` process; the others call invoke's Program in this process (the same parser, wrapper and
+# task bodies, without a Python start-up per row).
+BAD_HOMES = {"under a file": "{file}/home", "under /proc": "/proc/bootcamp-home"}
+BAD_INPUT = [
+    ("region", ["lab.start", "1", "--region", "xx-1"], "unknown AWS region 'xx-1'", "cli"),
+    ("region", ["lab.solve", "1", "--region", "us-wrong-1"], "unknown AWS region", ""),
+    ("region", ["lab.clean", "2", "--region", "mars-1"], "unknown AWS region", ""),
+    ("region", ["lab.grade", "1", "--region", "xx-1"], "unknown AWS region", "cli"),
+    ("region", ["lab.guide", "2", "--region", "xx-1"], "unknown AWS region", ""),
+    ("region", ["lab.verify", "1", "--region", "xx-1"], "unknown AWS region", ""),
+    ("region", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{in}/class",
+                "--region", "xx-1"], "unknown AWS region", ""),
+    ("region", ["sandbox.env", "--region", "xx-1"], "unknown AWS region", ""),
+    ("region", ["app.run", "--region", "xx-1"], "unknown AWS region", "cli"),
+    ("region", ["app.userdata", "--region", "xx-1"], "unknown AWS region", ""),
+    ("home", ["lab.start", "1"], "BOOTCAMP_HOME", "cli:under a file"),
+    ("home", ["lab.start", "1"], "BOOTCAMP_HOME", ":under /proc"),
+    ("home", ["lab.solve", "1"], "BOOTCAMP_HOME", ":under a file"),
+    ("home", ["lab.clean", "1"], "BOOTCAMP_HOME", ":under /proc"),
+    ("home", ["lab.verify", "1"], "BOOTCAMP_HOME", ":under a file"),
+    ("home", ["sandbox.up", "--port", "{free}"], "BOOTCAMP_HOME", "cli:under /proc"),
+    ("home", ["sandbox.up", "--port", "{free}"], "BOOTCAMP_HOME", ":under a file"),
+    ("home", ["app.run"], "BOOTCAMP_HOME", "cli:under a file"),
+    ("output path", ["lab.grade", "1", "--json", "/proc/x.json"], "--json /proc/x.json cannot be written", "cli"),
+    ("output path", ["lab.grade", "1", "--json", "{in}"], "is a folder", ""),
+    ("output path", ["lab.grade", "1", "--junit", "{in}"], "--junit", ""),
+    ("output path", ["lab.grade", "1", "--snapshot", "{file}/x.json"], "is a file, not a folder", ""),
+    ("output path", ["lab.guide", "1", "--out", "{in}"], "is a folder", ""),
+    ("output path", ["app.userdata", "--out", "{in}"], "is a folder", ""),
+    ("output path", ["app.userdata", "--out", "/proc/user-data.sh"], "cannot be written", ""),
+    ("output path", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{file}"],
+     "is a file, not a folder", ""),
+    ("output path", ["class.merge", "--parts", "{in}/part-1", "--out", "{file}"], "is a file, not a folder", "cli"),
+    ("snapshot", ["lab.grade", "1", "--from-snapshot", "{in}/list.json"], "not a saved grade snapshot", "cli"),
+    ("snapshot", ["lab.grade", "1", "--from-snapshot", "{file}"], "is not JSON", ""),
+    ("snapshot", ["lab.grade", "2", "--from-snapshot", "{in}/lab1.json"], "is of lab 1, not lab 2", ""),
+    ("snapshot", ["lab.grade", "1", "--from-snapshot", "{in}/old.json"], "another version", ""),
+    ("snapshot", ["lab.grade", "1", "--from-snapshot", "{in}/none.json"], "cannot read snapshot", ""),
+    ("number", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{in}/class",
+                "--workers", "abc"], "--workers 'abc' is not a whole number", "cli"),
+    ("number", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{in}/class",
+                "--workers", "0"], "--workers '0'", ""),
+    ("number", ["lab.start", "1", "--port", "99999"], "not a TCP port", ""),
+    ("number", ["sandbox.up", "--port", "abc"], "not a TCP port", ""),
+    ("number", ["sandbox.status", "--port", "-1"], "not a TCP port", ""),
+    ("number", ["sandbox.reset", "--port", "abc"], "not a TCP port", ""),
+    ("number", ["app.run", "--port", "http"], "not a TCP port", ""),
+    ("number", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{in}/class",
+                "--shard", "3/2"], "--shard '3/2'", ""),
+    ("bucket", ["app.run", "--bucket", "Bad_Bucket!"], "not a valid S3 bucket name", "cli"),
+    ("bucket", ["app.userdata", "--bucket", "Bad_Bucket!"], "not a valid S3 bucket name", ""),
+    ("roster", ["class.grade", "--roster", "{in}/header-only.csv", "--lab", "1", "--out", "{in}/class"],
+     "has a header and no learners", "cli"),
+    ("roster", ["class.grade", "--roster", "{in}/missing.csv", "--lab", "1", "--out", "{in}/class"],
+     "no roster at", ""),
+    ("merge", ["class.merge", "--parts", "{in}/part-1,{in}/part-lab2", "--out", "{in}/merged"],
+     "another lab", "cli"),
+    ("merge", ["class.merge", "--parts", "{in}/part-1,{in}/part-roster2", "--out", "{in}/merged"],
+     "another roster", ""),
+    ("sandbox", ["sandbox.down", "--port", "{port}"], "was not started from", "cli"),
+    ("name", ["lab.grade", "9"], "unknown lab '9'", ""),
+    ("name", ["lab.start", "1", "--target", "gcp"], "unknown target 'gcp'", ""),
+    ("name", ["lab.list", "--lang", "xx"], "unknown language 'xx'", ""),
+    ("name", ["lab.guide", "1", "--format", "pdf"], "unknown format 'pdf'", ""),
+    ("name", ["sandbox.env", "--lab", "7"], "unknown lab '7'", ""),
+]
+
+
+def _inputs(folder) -> None:
+    """The files the rows name: a plain file, rosters, snapshots and class.grade part folders."""
+    from bootcamp.checks import SNAPSHOT_SCHEMA
+    from bootcamp.classroom.outputs import SCHEMA
+
+    folder.mkdir()
+    (folder / "file").write_text("a plain file\n")
+    (folder / "roster.csv").write_text("learner_id,name,sandbox_account\nl1,Ann,111111111111\n")
+    (folder / "header-only.csv").write_text("learner_id,name,sandbox_account\n")
+    (folder / "list.json").write_text("[1, 2]\n")
+    meta = {"schema": SNAPSHOT_SCHEMA, "lab": "1", "target": "embedded", "account": "111111111111"}
+    (folder / "lab1.json").write_text(json.dumps({"meta": meta, "data": {}, "errors": {}}))
+    (folder / "old.json").write_text(json.dumps({"meta": {"lab": "1"}, "data": {}, "errors": {}}))
+    parts = {"part-1": ("1", "r1", "1/2"), "part-lab2": ("2", "r1", "2/2"), "part-roster2": ("1", "r2", "2/2")}
+    for name, (lab, roster, shard) in parts.items():
+        (folder / name).mkdir()
+        (folder / name / "class.json").write_text(json.dumps(
+            {"schema": SCHEMA, "lab": lab, "target": "embedded", "lang": "en", "shard": shard,
+             "roster": roster, "learners": [], "problems": []}))
+
+
+def _tree(folder) -> dict:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns if p.is_file() else "folder"
+            for p in sorted(folder.rglob("*"))}
+
+
+def _calls_to(settings) -> list[dict]:
+    """The API calls the sandbox served this account (its own count): none means nothing made or read."""
+    return [r for r in control.stats(settings)["by_account_service"] if r["account"] == settings.sandbox_account]
+
+
+def _namespace():
+    """tasks.py's namespace (tasks.py is the project's invoke file, not a module of the package)."""
+    spec = importlib.util.spec_from_file_location("bootcamp_tasks_file", ROOT / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.namespace
+
+
+def _in_process(argv: list[str], env: dict, monkeypatch, capsys) -> tuple[int, str, str]:
+    """`invoke ARGV` through invoke's own Program and our namespace, in this process."""
+    from invoke import Program
+
+    for name in [k for k in os.environ if k.startswith(("AWS_", "BOOTCAMP_", "LOCALSTACK_"))]:
+        monkeypatch.delenv(name)
+    for name, value in {"AWS_EC2_METADATA_DISABLED": "true", **env}.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    try:
+        Program(namespace=_namespace(), binary_names=["invoke"]).run(["invoke", *argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("kind, argv, fragment, how", BAD_INPUT,
+                         ids=[f"{row[0]}-{row[1][0]}-{n}" for n, row in enumerate(BAD_INPUT)])
+def test_bad_input_gets_one_line_and_changes_nothing(settings, tmp_path, monkeypatch, capsys,
+                                                     kind, argv, fragment, how):
+    inputs, home = tmp_path / "in", tmp_path / "home"
+    _inputs(inputs)
+    runner, _, bad_home = how.partition(":")
+    if bad_home:
+        home = BAD_HOMES[bad_home].format(file=inputs / "file")
+    places = {"in": inputs, "file": inputs / "file", "port": settings.sandbox_port, "free": free_port()}
+    argv = [a.format(**places) for a in argv]
+    env = {**sandbox_env(settings), "BOOTCAMP_HOME": str(home)}
+    before_inputs = _tree(inputs)
+
+    if runner == "cli":
+        done = run_invoke(*argv, env=env, timeout=60)
+        code, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        code, out, err = _in_process(argv, env, monkeypatch, capsys)
+
+    lines = err.strip().splitlines()
+    assert code != 0, (argv, out, err)
+    assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
+    assert fragment in lines[0], (argv, lines[0])
+    assert "unexpected" not in err + out and "Traceback" not in err + out
+    assert _tree(inputs) == before_inputs, "nothing is written beside the inputs"
+    assert not (tmp_path / "home").exists() and not os.path.exists("/proc/bootcamp-home"), "no home is made"
+    assert _calls_to(settings) == [], "refused before any call to the account, so nothing is made in it"
+    assert control.status(settings).state == "running", "the sandbox of another home keeps running"
+
+
+def test_the_bad_input_table_covers_every_task_and_kind():
+    """The table names every task of `invoke --list`, every kind of bad input, and runs some through `invoke`."""
+    every = set(_namespace().task_names)
+    covered = {row[1][0] for row in BAD_INPUT}
+    assert every - covered == set(), f"tasks without a bad-input row: {sorted(every - covered)}"
+    kinds = {row[0] for row in BAD_INPUT}
+    assert {"region", "home", "output path", "snapshot", "number", "bucket", "roster", "merge", "sandbox"} <= kinds
+    assert {row[1][0] for row in BAD_INPUT if row[3].startswith("cli")} >= {"lab.start", "lab.grade", "app.run",
+                                                                           "class.grade", "class.merge"}

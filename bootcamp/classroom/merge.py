@@ -22,7 +22,8 @@ def write(graded: ClassGrade, out: Path) -> list[Record]:
         write_learner(out, record, g.inventory.to_dict() if g.inventory is not None else None)
         records.append(record)
     problems = [{"line": p.line, "learner": p.learner, "message": p.message} for p in graded.problems]
-    write_class(out, graded.lab, graded.target, graded.lang, records, problems, "/".join(map(str, graded.shard)))
+    write_class(out, graded.lab, graded.target, graded.lang, records, problems, "/".join(map(str, graded.shard)),
+                graded.roster)
     return records
 
 
@@ -31,12 +32,10 @@ def merge(parts: list[Path], out: Path) -> tuple[list[Record], list[dict]]:
     if not parts:
         raise BootcampError("class.merge needs at least one shard folder (the --out of a class.grade run)")
     summaries = [_summary(part) for part in parts]
+    _same_run(parts, summaries)
     labs = {s["lab"] for s in summaries}
     targets = {s["target"] for s in summaries}
     langs = {s["lang"] for s in summaries}
-    if len(labs) > 1 or len(targets) > 1:
-        raise BootcampError(f"the shards are of different runs (labs {sorted(labs)}, targets {sorted(targets)}): "
-                            "merge the parts of one class.grade run")
     lab = get_lab(labs.pop())
     records, problems, seen = [], [], {}
     for part, summary in zip(parts, summaries):
@@ -52,8 +51,24 @@ def merge(parts: list[Path], out: Path) -> tuple[list[Record], list[dict]]:
             target_dir = learner_dir(out, learner["id"])
             if source.resolve() != target_dir.resolve():
                 shutil.copytree(source, target_dir, dirs_exist_ok=True)
-    write_class(out, lab, targets.pop(), langs.pop(), records, problems)
+    write_class(out, lab, targets.pop(), langs.pop(), records, problems, roster=summaries[0].get("roster", ""))
     return records, problems
+
+
+RUN_KEYS = {"lab": "lab", "target": "target", "roster": "roster", "shard": "shard count"}
+
+
+def _same_run(parts: list[Path], summaries: list[dict]) -> None:
+    """Refuse, naming two parts, shards of different class.grade runs (lab, target, roster, shard count)."""
+    first, base = parts[0], summaries[0]
+    for part, summary in zip(parts[1:], summaries[1:]):
+        for key, what in RUN_KEYS.items():
+            mine, theirs = (str(s.get(key, "")) for s in (base, summary))
+            if key == "shard":
+                mine, theirs = mine.partition("/")[2], theirs.partition("/")[2]
+            if mine != theirs:
+                raise BootcampError(f"{first} and {part} are shards of different class.grade runs (another {what}: "
+                                    f"{mine or '?'} and {theirs or '?'}): merge the parts of one run")
 
 
 def find_parts(spec: str) -> list[Path]:

@@ -98,13 +98,14 @@ def _step_output(step) -> str:
 
 
 def write_class(out: Path, lab: Lab, target: str, lang: str, records: list[Record], problems: list[dict],
-                shard: str = "1/1") -> None:
+                shard: str = "1/1", roster: str = "") -> None:
     """Every class-level file, from the records (one run, or merged shards)."""
     records = sorted(records, key=lambda r: r.line)
     problems = redact(sorted(problems, key=lambda p: p["line"]))
     out.mkdir(parents=True, exist_ok=True)
     _json(out / "class.json", {"schema": SCHEMA, "lab": lab.id, "title": lab.title(lang), "target": target,
-                               "lang": lang, "shard": shard, "learners": [r.summary() for r in records],
+                               "lang": lang, "shard": shard, "roster": roster,
+                               "learners": [r.summary() for r in records],
                                "problems": problems})
     (out / "gradebook.csv").write_text(gradebook(lab, records), encoding="utf-8")
     report.write_junit([r.result for r in records], out / "junit.xml", names=[r.id for r in records])

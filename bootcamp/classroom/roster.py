@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootcamp.errors import BootcampError
-from bootcamp.settings import REGION_NAME
+from bootcamp import checks
 
 COLUMNS = ("learner_id", "name", "profile", "role_arn", "external_id", "sandbox_account", "region")
 WAYS = ("profile", "role_arn", "sandbox_account")
@@ -62,12 +63,13 @@ class Roster:
     learners: list[Learner] = field(default_factory=list)
     problems: list[RosterProblem] = field(default_factory=list)
     rows: int = 0  # data rows, good and bad: shards split by row position
+    digest: str = ""  # names the roster in class.json, so shards of different rosters are not merged
 
     def shard(self, index: int, count: int) -> "Roster":
         """Rows k, k+n, k+2n...: every row (and its problem, if any) lands in exactly one shard."""
         keep = lambda line: (line - 2) % count == index - 1  # noqa: E731 - line 2 is the first data row
         return Roster(self.path, [x for x in self.learners if keep(x.line)],
-                      [p for p in self.problems if keep(p.line)], self.rows)
+                      [p for p in self.problems if keep(p.line)], self.rows, self.digest)
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -106,7 +108,7 @@ def parse(text: str, where: str = "roster") -> Roster:
         raise BootcampError(f"{where}: columns must be among {', '.join(COLUMNS)} with learner_id first"
                             + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     reader.fieldnames = header
-    roster, seen = Roster(where), {}
+    roster, seen = Roster(where, digest=hashlib.sha256(text.encode()).hexdigest()[:16]), {}
     for row in reader:
         line = reader.line_num
         roster.rows += 1
@@ -116,6 +118,8 @@ def parse(text: str, where: str = "roster") -> Roster:
             roster.learners.append(learner_or_problem)
         else:
             roster.problems.append(learner_or_problem)
+    if not roster.rows:
+        raise BootcampError(f"{where} has a header and no learners: add one row per learner under it")
     return roster
 
 
@@ -145,7 +149,7 @@ def _row(row: dict, line: int, seen: dict[str, int]) -> Learner | RosterProblem:
         return problem("external_id only goes with role_arn")
     if values.get("sandbox_account") and not ACCOUNT.match(values["sandbox_account"]):
         return problem(f"sandbox_account '{values['sandbox_account']}' is not a 12-digit account id")
-    if values.get("region") and not REGION_NAME.match(values["region"]):
-        return problem(f"region '{values['region']}' is not an AWS region name")
+    if values.get("region") and values["region"] not in checks.known_regions():
+        return problem(f"region '{values['region']}' is not an AWS region")
     return Learner(id=learner, name=values.get("name", ""), line=line,
                    **{k: values.get(k, "") for k in ("profile", "role_arn", "external_id", "sandbox_account", "region")})

@@ -41,6 +41,7 @@ class ClassGrade:
     grades: list[LearnerGrade] = field(default_factory=list)
     problems: list[RosterProblem] = field(default_factory=list)
     shard: tuple[int, int] = (1, 1)
+    roster: str = ""  # the roster's digest (Roster.digest)
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went: collect, judge
 
     @property

@@ -133,6 +133,9 @@ def status(settings: Settings) -> Status:
 
 def up(settings: Settings, wait: float = 30.0) -> Status:
     """Start the sandbox unless it already runs; return its status."""
+    from bootcamp import checks
+
+    checks.home(settings.home)
     current = status(settings)
     if current.state in ("running", "foreign"):
         if current.state == "foreign":
@@ -159,13 +162,36 @@ def up(settings: Settings, wait: float = 30.0) -> Status:
     raise SandboxError(f"the sandbox did not answer within {wait:.0f} s (log: {log})")
 
 
+def _started_here(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_our_server(pid: int, port: int) -> bool:
+    """pid is a sandbox server serving port (its command line says so), not another process."""
+    if not Path("/proc/self").exists():  # no procfs (macOS): the pid file and the health answer agree
+        return True
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"bootcamp.sandbox.server" in args and str(port).encode() in args
+
+
 def down(settings: Settings) -> str:
+    """Stop the sandbox this home started on this port, and nothing else."""
     pidfile, _ = _files(settings)
     current = status(settings)
     if current.state == "foreign":
         raise SandboxError(current.line())
-    pid = current.pid or (int(pidfile.read_text()) if pidfile.exists() else None)
-    if pid and _alive(pid):
+    ours = _started_here(pidfile)
+    if current.state == "running" and current.pid != ours:
+        raise SandboxError(f"the sandbox at {endpoint(settings)} (pid {current.pid}) was not started from "
+                           f"{settings.home}: stop it with the BOOTCAMP_HOME that started it")
+    pid = ours if ours and _alive(ours) and _is_our_server(ours, settings.sandbox_port) else None
+    if pid:
         os.kill(pid, signal.SIGTERM)
         for _ in range(50):
             if not _alive(pid):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from invoke import task
 
+from bootcamp import checks
 from bootcamp.settings import DEFAULT_REGION, port_number
 from bootcamp.tasks import TARGET_HELP, friendly, settings
 
@@ -24,13 +25,16 @@ def run(c, port=None, host="127.0.0.1", bucket=None, target=None, region=None, p
     from bootcamp.targets import make_target
 
     s = settings(c, target=target, region=region, profile=profile)
+    port = s.app_port if port is None else port_number(port, "app port")
+    if bucket is not None:
+        checks.bucket_name(bucket)
+    checks.home(s.home)  # the app keeps its settings page's choice there
     target_ = make_target(s)
     if target_.name == "embedded":
         control.require_running(s)
     else:
         target_.check_ready(["s3", "dynamodb"])
     signal.signal(signal.SIGTERM, _interrupt)
-    port = s.app_port if port is None else port_number(port, "app port")
     with webapp.serving(s, target_, host, port, bucket) as app:
         name, source = app.config.bucket_choice()
         print(f"Employee Directory at {app.url} -> {target_.describe()}, table {app.config.table}, "
@@ -51,8 +55,11 @@ def userdata(c, region=None, bucket=None, out=None):
     from bootcamp import userdata as scripts
 
     s = settings(c, region=region)
+    if out:
+        checks.output_file(out, "--out")
     script = scripts.render(s.region or DEFAULT_REGION, bucket or "")
     if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(script)
         print(f"user data for the Employee Directory app written to {out} ({len(script.encode())} bytes)")
     else:

@@ -4,17 +4,20 @@ from pathlib import Path
 
 from invoke import Exit, task
 
+from bootcamp import checks
 from bootcamp.tasks import TARGET_HELP, friendly, settings
+
+WORKERS = 4  # the default: no int default, so that invoke leaves a bad --workers to checks.count
 
 
 @task(help={"roster": "CSV of learners: learner_id, name, and one of profile, role_arn (+ external_id) "
                       "or sandbox_account (see the README)",
             "lab": "lab number to grade", "out": "folder for the gradebook, reports and per-learner files",
             "shard": "grade only part K of N of the roster, e.g. 3/8 (for a CI job matrix)",
-            "workers": "learners collected at once (default 4)",
+            "workers": f"learners collected at once (default {WORKERS})",
             **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang")}})
 @friendly
-def grade(c, roster, lab, out, shard=None, workers=4, target=None, region=None, port=None, profile=None,
+def grade(c, roster, lab, out, shard=None, workers=None, target=None, region=None, port=None, profile=None,
           lang=None):
     """Grade every learner of a roster; exit 0 all pass, 1 some step fails, 2 some learner could not be graded."""
     from rich.console import Console
@@ -28,6 +31,8 @@ def grade(c, roster, lab, out, shard=None, workers=4, target=None, region=None, 
 
     s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang)
     lab_ = get_lab(lab)
+    workers = checks.count(WORKERS if workers is None else workers, "--workers", 1, 64)
+    checks.output_dir(out, "--out")
     index, count = rosters.parse_shard(shard)
     class_roster = rosters.load(roster).shard(index, count)
     console = Console(stderr=True)
@@ -36,9 +41,9 @@ def grade(c, roster, lab, out, shard=None, workers=4, target=None, region=None, 
     columns = (TextColumn("lab {task.fields[lab]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("collect", total=len(class_roster.learners), lab=lab_.id)
-        graded = grade_class(lab_, class_roster, make_target(s), s.lang, int(workers),
+        graded = grade_class(lab_, class_roster, make_target(s), s.lang, workers,
                              progress=lambda _: progress.advance(bar))
-    graded.shard = (index, count)
+    graded.shard, graded.roster = (index, count), class_roster.digest
     records = merging.write(graded, Path(out))
     _report(records, graded.problems, Path(out))
     raise Exit(code=graded.exit_code)
@@ -51,6 +56,7 @@ def merge(c, parts, out):
     """Join the outputs of sharded class.grade runs into one gradebook and one set of reports."""
     from bootcamp.classroom import merge as merging
 
+    checks.output_dir(out, "--out")
     records, problems = merging.merge(merging.find_parts(parts), Path(out))
     _report(records, problems, Path(out))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from invoke import Exit, task
 
+from bootcamp import checks
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import all_labs, get_lab
 from bootcamp.tasks import TARGET_HELP, friendly, settings
@@ -61,16 +62,16 @@ def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
     from bootcamp.inventory import Inventory
 
     s, lab_ = _setup(c, lab, target, region, port, profile, lang)
+    for path, option in ((json, "--json"), (junit, "--junit"), (snapshot, "--snapshot")):
+        if path:
+            checks.output_file(path, option)
     if from_snapshot:
-        try:
-            saved = Inventory.from_dict(jsonlib.loads(Path(from_snapshot).read_text()))
-        except (OSError, ValueError) as exc:
-            raise BootcampError(f"cannot read snapshot {from_snapshot}: {exc}") from None
-        result = grading.regrade(lab_, saved, s.lang)
+        result = grading.regrade(lab_, Inventory.from_dict(checks.snapshot(from_snapshot, lab_.id)), s.lang)
     else:
         target_ = lifecycle.prepare(s, lab_, changes=False)
         result, inventory = grading.grade(lab_, target_, s.home, s.lang)
         if snapshot:
+            Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
             Path(snapshot).write_text(jsonlib.dumps(inventory.to_dict(), indent=2) + "\n")
     report.table(result)
     if json:
@@ -133,6 +134,9 @@ def guide(c, lab, lang=None, format="md", target=None, region=None, port=None, p
     from bootcamp.guide_values import learner_values
 
     s, lab_ = _setup(c, lab, target, region, port, profile, lang)
+    guides.check_format(format)  # before the target is asked for the learner's values
+    if out:
+        checks.output_file(out, "--out")
     values, unknown = learner_values(s, lab_)
     if unknown:
         print(f"note: the guide shows placeholders such as <account-id>: {unknown}", file=sys.stderr)

@@ -48,13 +48,14 @@ def reset(c, port=None):
 @friendly
 def env(c, port=None, region=None, user=None, lab="1"):
     """Print shell exports that point the AWS CLI and boto3 at the sandbox: eval "$(invoke sandbox.env)"."""
+    from bootcamp.labmodel import get_lab
+
     s = settings(c, sandbox_port=port, region=region)
+    lab_ = get_lab(lab)
     control.require_running(s)
     lines = control.env_exports(s, s.region or DEFAULT_REGION)
     if user:
-        from bootcamp.labmodel import get_lab
-
-        keys = LabState(s.home, "embedded", s.sandbox_account, get_lab(lab).id).load().get("access_keys", {})
+        keys = LabState(s.home, "embedded", s.sandbox_account, lab_.id).load().get("access_keys", {})
         if user not in keys:
             raise BootcampError(f"lab {lab} made no sandbox keys for '{user}': run `invoke lab.start {lab}`")
         lines += (f"\nexport AWS_ACCESS_KEY_ID={keys[user]['id']}"

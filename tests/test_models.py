@@ -1,0 +1,40 @@
+"""The lean service models a grade reads: botocore's models with every part but the prose."""
+
+import botocore.session
+from botocore.loaders import Loader
+
+from bootcamp.models import LeanLoader, lean
+
+
+def _full(service: str) -> dict:
+    return Loader().load_service_model(service, "service-2")
+
+
+def test_a_lean_model_keeps_every_operation_shape_and_member():
+    for service in ("ec2", "s3", "iam"):
+        full, thin = _full(service), lean(_full(service))
+        assert thin["operations"].keys() == full["operations"].keys()
+        assert thin["shapes"].keys() == full["shapes"].keys()
+        for name, shape in full["shapes"].items():
+            assert set(thin["shapes"][name].get("members", {})) == set(shape.get("members", {}))
+            assert "documentation" not in thin["shapes"][name]
+        assert "documentation" not in str(thin["operations"])
+
+
+def test_a_member_named_documentation_stays():
+    model = {"documentation": "x", "operations": {"Get": {"name": "Get", "documentation": "y"}},
+             "shapes": {"S": {"type": "structure", "documentation": "z",
+                              "members": {"documentation": {"shape": "T", "documentation": "w"}}}}}
+    assert lean(model) == {"operations": {"Get": {"name": "Get"}},
+                           "shapes": {"S": {"type": "structure", "members": {"documentation": {"shape": "T"}}}}}
+
+
+def test_the_lean_loader_makes_its_cache_once_and_clients_work_from_it(tmp_path):
+    session = botocore.session.get_session()
+    session.register_component("data_loader", LeanLoader(cache=tmp_path))
+    client = session.create_client("sts", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
+    [kept] = tmp_path.glob("sts/*/service-2.json")
+    assert "GetCallerIdentity" in kept.read_text()
+    assert client.meta.service_model.operation_model("GetCallerIdentity").output_shape.members.keys() >= {"Account"}
+    again = LeanLoader(cache=tmp_path).load_data_with_path(f"sts/{kept.parent.name}/service-2")
+    assert again[1] == str(kept)
