@@ -32,6 +32,8 @@ def test_the_user_data_is_kept_per_account_so_another_account_neither_sees_nor_d
     assert provision.leftovers(other.context()) == []
     other.run("clean")
     assert path.exists()
+    lab2.run("clean")
+    assert not path.parent.exists()
 
 
 def test_solve_passes_every_step_and_says_what_the_sandbox_could_not_check(lab2):

@@ -418,6 +418,10 @@ def test_a_learner_who_builds_it_by_hand_passes_and_clean_leaves_their_work_alon
     result = lab4.grade()
     assert [(s.id, s.status) for s in result.steps] == [(i, PASS) for i in LAB4], \
         [(s.id, s.message) for s in result.steps if s.status != PASS]
+    logged = len(lab4.log)
+    with pytest.raises(BootcampError, match="^target group lab-app-target-group already exists .* not made by lab 4"):
+        lab4.run("solve")  # never uses or takes over what the learner made under the course's names
+    assert len(lab4.log) == logged
     elb, scaling = lab4.client("elbv2"), lab4.client("autoscaling")
     before = (provision.leftovers(lab4.context()), sorted(alive(lab4)), len(lab4.log))
     with pytest.raises(BootcampError) as refused:

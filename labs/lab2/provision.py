@@ -38,7 +38,11 @@ def clean(ctx: Context) -> None:
     for what in _learners_own(ctx):
         ctx.log(f"  left {what}: you made it, and lab.clean deletes only what the lab tagged "
                 "(delete it in the console, or `invoke sandbox.reset` on the sandbox)")
-    user_data_path(ctx).unlink(missing_ok=True)
+    path = user_data_path(ctx)
+    path.unlink(missing_ok=True)
+    for folder in (path.parent, path.parent.parent):  # lab2/<target>-<account>, then lab2, when empty
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     ctx.state.clear()
 
 

@@ -109,6 +109,7 @@ def _load_balancer_group(ctx: Context, vpc: str) -> str:
 
 
 def solve(ctx: Context) -> None:
+    _refuse_the_learners_names(ctx)
     net, bucket, lb_sg = _prepare(ctx)
     elb, ec2 = ctx.client("elbv2"), ctx.client("ec2")
     group_arn = _target_group(ctx, net.vpc)
@@ -129,6 +130,23 @@ def solve(ctx: Context) -> None:
     if original:
         ec2.terminate_instances(InstanceIds=[original])
         ctx.did(f"terminated the original instance {LAYOUT.instance} {original}")
+
+
+def _refuse_the_learners_names(ctx: Context) -> None:
+    """Solve makes the learner's steps under the course's names: one the learner made by such a name
+    is refused before anything changes, never used or taken over."""
+    theirs = [("target group", TARGET_GROUP, not _ours_in(ctx, g, "TargetGroupArn")) for g in
+              [[g for g in _target_groups(ctx) if g["TargetGroupName"] == TARGET_GROUP]] if g]
+    theirs += [("load balancer", LOAD_BALANCER, not _ours_in(ctx, b, "LoadBalancerArn")) for b in
+               [[b for b in _balancers(ctx) if b["LoadBalancerName"] == LOAD_BALANCER]] if b]
+    theirs += [("launch template", TEMPLATE, not ctx.is_ours(t.get("Tags"))) for t in _templates(ctx)
+               if t["LaunchTemplateName"] == TEMPLATE]
+    theirs += [("Auto Scaling group", GROUP, not ctx.is_ours(g.get("Tags"))) for g in _groups(ctx)
+               if g["AutoScalingGroupName"] == GROUP]
+    theirs += [("SNS topic", TOPIC, not ours) for arn, ours in _topics(ctx).items() if arn.endswith(f":{TOPIC}")]
+    for kind, name, foreign in theirs:
+        if foreign:
+            ctx.refuse_foreign(kind, name)
 
 
 def _original(ctx: Context) -> str | None:
