@@ -37,8 +37,8 @@ UNAUTHORIZED = "You are not authorized to perform this operation."
 
 
 def inactive_key(access_key: str, account: str | None) -> bool:
-    """Whether this access key of that account's IAM exists and is Inactive."""
-    if not account:
+    """Whether this access key of that account's IAM exists and is Inactive (a root's key never is)."""
+    if not account or access_key == account:
         return False
     from moto.iam.models import iam_backends
 
