@@ -127,7 +127,7 @@ def announce(settings: Settings, target, url: str) -> None:
     """Say where this copy of the app serves the account, so a grade can ask it."""
     account = target.account_id
     if target.name == "embedded":
-        control.register_app(settings, account, url, os.getpid(), getattr(target, "credentials", None))
+        control.register_app(settings, account, url, os.getpid(), target.credentials())
     elif target.name == "localstack":
         path = _beacon(settings.home, target.name, account)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def announce(settings: Settings, target, url: str) -> None:
 def withdraw(settings: Settings, target, url: str) -> None:
     account = target.account_id
     if target.name == "embedded":
-        control.unregister_app(settings, account, url, getattr(target, "credentials", None))
+        control.unregister_app(settings, account, url, target.credentials())
     elif target.name == "localstack":
         path = _beacon(settings.home, target.name, account)
         left = [a for a in _read_beacon(path) if a["url"] != url]
