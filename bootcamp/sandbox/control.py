@@ -35,8 +35,8 @@ class Status:
         if self.state == "running":
             return f"sandbox running at {where} (pid {self.pid})"
         if self.state == "died":
-            return (f"the sandbox (pid {self.pid}) at {where} has stopped; everything in it is "
-                    f"lost (log: {self.log}): run `invoke sandbox.up`, then `invoke lab.start N` again")
+            return (f"the sandbox (pid {self.pid}) at {where} has stopped (log: {self.log}): run "
+                    "`invoke sandbox.up`, which brings back what was saved")
         if self.state == "foreign":
             return (f"port {self.port} is in use by another program, not the sandbox: stop it, or "
                     "pick another port with --port or BOOTCAMP_SANDBOX_PORT")
@@ -45,6 +45,13 @@ class Status:
 
 def endpoint(settings: Settings) -> str:
     return f"http://{HOST}:{settings.sandbox_port}"
+
+
+def state_folder(settings: Settings) -> Path | None:
+    """Where the sandbox keeps its lasting state; None when BOOTCAMP_SANDBOX_STATE=off (memory only)."""
+    if os.environ.get("BOOTCAMP_SANDBOX_STATE", "").lower() in ("off", "memory", "0", "no"):
+        return None
+    return settings.home / "sandbox" / "state"
 
 
 def _files(settings: Settings) -> tuple[Path, Path]:
@@ -98,8 +105,11 @@ def status(settings: Settings) -> Status:
     return Status("down", port)
 
 
-def up(settings: Settings, wait: float = 30.0) -> Status:
-    """Start the sandbox unless it already runs; return its status."""
+def up(settings: Settings, wait: float = 60.0, fresh: bool = False) -> Status:
+    """Start the sandbox unless it already runs, restoring its state; return its status.
+
+    fresh: set the saved state aside (kept in state.refused-<time>/) and start empty.
+    """
     current = status(settings)
     if current.state in ("running", "foreign"):
         if current.state == "foreign":
@@ -107,10 +117,15 @@ def up(settings: Settings, wait: float = 30.0) -> Status:
         return current
     pidfile, log = _files(settings)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
+    folder = state_folder(settings)
+    state = ["--state", str(folder)] if folder else []
+    durability = os.environ.get("BOOTCAMP_SANDBOX_DURABILITY", "async")
+    state += ["--durability", durability] if folder and durability in ("async", "sync") else []
+    state += ["--fresh"] if fresh else []
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
-             "--port", str(settings.sandbox_port)],
+             "--port", str(settings.sandbox_port), *state],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     pidfile.write_text(str(proc.pid))
@@ -144,11 +159,76 @@ def down(settings: Settings) -> str:
     return f"sandbox stopped (port {settings.sandbox_port})" if pid else "sandbox was not running"
 
 
-def reset(settings: Settings) -> str:
+def _state_call(settings: Settings, action: str, account: str | None = None, data: bytes | None = None,
+                method: str = "POST", **query) -> bytes:
+    """One call to the sandbox's /_bootcamp/state; its body, or SandboxError in the sandbox's words."""
     require_running(settings)
-    req = urllib.request.Request(f"{endpoint(settings)}/moto-api/reset", method="POST")
-    urllib.request.urlopen(req, timeout=30).read()
-    return "sandbox reset: every account in it is empty"
+    params = urllib.parse.urlencode({k: v for k, v in {"account": account, **query}.items() if v})
+    url = f"{endpoint(settings)}/_bootcamp/state{'/' + action if action else ''}{'?' + params if params else ''}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=data), timeout=300) as r:
+            return r.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            why = json.loads(exc.read()).get("error", exc.reason)
+        except (ValueError, AttributeError):
+            why = exc.reason
+        raise SandboxError(f"the sandbox refused: {why}") from None
+
+
+def _account(account: str | None) -> str | None:
+    if account is not None and not (len(str(account)) == 12 and str(account).isdigit()):
+        raise SandboxError(f"--account {account!r} is not a 12-digit account id")
+    return account
+
+
+def reset(settings: Settings, account: str | None = None) -> str:
+    """Empty every account (or one) in memory and on disk; say what was removed."""
+    removed = json.loads(_state_call(settings, "reset", _account(account)))
+    return reset_line(removed, account)
+
+
+def reset_line(removed: dict, account: str | None) -> str:
+    accounts = removed.get("accounts", {})
+    apps = f", {removed['apps']} registered app(s)" if removed.get("apps") else ""
+    if account:
+        what = ", ".join(accounts.get(account, [])) or "nothing"
+        return f"sandbox reset: account {account} is empty (removed: {what}{apps})"
+    return f"sandbox reset: every account is empty (removed {len(accounts)} account(s){apps})"
+
+
+def state_status(settings: Settings) -> dict:
+    return json.loads(_state_call(settings, "", method="GET"))
+
+
+def state_line(state: dict) -> str:
+    if not state.get("folder"):
+        return "state: in memory only, lost when the sandbox stops (BOOTCAMP_SANDBOX_STATE=off)"
+    pending = f", {state['pending']} change(s) being written" if state.get("pending") else ""
+    return (f"state: {state['folder']} ({state['bytes'] / 1e6:.1f} MB, {len(state['accounts'])} account(s), "
+            f"written {state['durability']}{pending})")
+
+
+def save(settings: Settings, path: Path, account: str | None = None) -> str:
+    """Write the sandbox's state (or one account's) to a file."""
+    data = _state_call(settings, "save", _account(account), method="GET")
+    path = Path(path)
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise SandboxError(f"cannot write {path}: {exc.strerror}") from None
+    return f"saved {'account ' + account if account else 'every account'} to {path} ({len(data) / 1e6:.1f} MB)"
+
+
+def load(settings: Settings, path: Path, account: str | None = None) -> str:
+    """Replace the accounts a saved state holds (or put its one account into --account)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SandboxError(f"cannot read {path}: {exc.strerror}") from None
+    loaded = json.loads(_state_call(settings, "load", _account(account), data=data, name=str(path)))
+    return f"loaded {path} into account(s) {', '.join(loaded['accounts']) or 'none'}"
 
 
 def require_running(settings: Settings) -> Status:

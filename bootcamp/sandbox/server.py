@@ -21,6 +21,9 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - `/_bootcamp/apps`: where `invoke app.run` serves the web app for an account (GET, with
   an optional ?account=; POST {account, url, pid} registers, {account, url, remove: true}
   removes), so that a grade finds it;
+- state that lasts (see `bootcamp.sandbox.store`): with --state DIR every account is restored
+  on start and every change written back; `/_bootcamp/state` (GET: where, size, pending;
+  POST flush, reset [?account=], save [?account=], load [?account=]);
 - for lab 4 (see `bootcamp.sandbox.lab4_apis`): Auto Scaling notification configurations
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
   version's data, the network interfaces a launch makes deleted with their instance, and a
@@ -38,6 +41,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from pathlib import Path
 from urllib.parse import parse_qs
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -56,6 +60,8 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.sandbox import lab4_apis  # noqa: E402
+from bootcamp.sandbox import state_api  # noqa: E402
+from bootcamp.sandbox.store import StateRefused, Store  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -106,13 +112,19 @@ THROTTLE = {"ec2": (503, "RequestLimitExceeded"), "s3": (503, "SlowDown")}
 class Sandbox:
     """WSGI middleware in front of moto: accounts by key, control endpoints, faults."""
 
-    def __init__(self, app):
+    def __init__(self, app, store: Store | None = None):
         self.app = app
+        self.store = store or Store(None)
         self.lock = threading.Lock()
         self.requests: Counter = Counter()
         self.fault_left = 0
         self.fault_code = ""  # "" means throttling, in the calling service's own words
         self.apps: list[dict] = []  # {"account", "url", "pid"}: copies of the web app serving here
+        self.store.extension("apps", lambda: [dict(a) for a in self.apps], self._put_apps)
+
+    def _put_apps(self, entries: list[dict]) -> None:
+        with self.lock:
+            self.apps = entries
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -137,7 +149,7 @@ class Sandbox:
             return self.reply(start_response, *error_response(service, status, code, f"injected fault: {code}"))
         if service == "sts" and (why := trust_refusal(environ, key, account)):
             return self.reply(start_response, *error_response(service, 403, "AccessDenied", why))
-        return self.app(environ, start_response)
+        return self.store.serve(self.app, environ, start_response, environ["HTTP_X_MOTO_ACCOUNT_ID"])
 
     def control(self, path, environ, start_response):
         if path == "/_bootcamp/health":
@@ -157,6 +169,8 @@ class Sandbox:
             return self.reply_json(start_response, {"count": self.fault_left, "code": self.fault_code})
         if path == "/_bootcamp/apps":
             return self.control_apps(environ, start_response)
+        if path.startswith("/_bootcamp/state"):
+            return self.reply(start_response, *state_api.answer(self.store, path, environ))
         return self.reply(start_response, 404, "application/json", json.dumps({"error": "not found"}))
 
     def control_apps(self, environ, start_response):
@@ -180,13 +194,14 @@ class Sandbox:
             if not remove:
                 self.apps.append(entry)
             found = [dict(a) for a in self.apps if a["account"] == entry["account"]]
+        self.store.extension_changed("apps")
         return self.reply_json(start_response, {"apps": found})
 
     @staticmethod
     def reply(start_response, status, content_type, body):
         reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  405: "Method Not Allowed", 503: "Service Unavailable"}.get(status, "Error")
-        data = body.encode()
+                  405: "Method Not Allowed", 409: "Conflict", 503: "Service Unavailable"}.get(status, "Error")
+        data = body if isinstance(body, bytes) else body.encode()
         start_response(f"{status} {reason}", [("Content-Type", content_type),
                                               ("Content-Length", str(len(data)))])
         return [data]
@@ -441,7 +456,7 @@ def enforce_iam_for_principals() -> None:
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
 
 
-def build_app() -> Sandbox:
+def build_app(store: Store | None = None) -> Sandbox:
     enforce_iam_for_principals()
     keep_inline_policies_as_json()
     block_public_access_by_default()
@@ -450,17 +465,29 @@ def build_app() -> Sandbox:
     lab4_apis.launch_template_versions_from_a_source()
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
-    return Sandbox(DomainDispatcherApplication(create_backend_app))
+    return Sandbox(DomainDispatcherApplication(create_backend_app), store)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the AWS Bootcamp Labs sandbox.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=4599, help="TCP port to listen on")
+    parser.add_argument("--state", type=Path, help="folder of the lasting state (default: memory only)")
+    parser.add_argument("--durability", choices=("async", "sync"), default="async",
+                        help="async: on disk within a fraction of a second; sync: before each answer")
+    parser.add_argument("--fresh", action="store_true", help="set the state aside and start empty")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    store = Store(args.state, args.durability)
+    app = build_app(store)
     try:
-        server = make_server(args.host, args.port, build_app(), threaded=True,
+        print(f"sandbox: {store.open(args.fresh)}", flush=True)
+    except StateRefused as exc:
+        print(f"sandbox: refused {exc}; nothing was changed: start with --fresh to set the state aside "
+              "and start empty", file=sys.stderr, flush=True)
+        sys.exit(4)
+    try:
+        server = make_server(args.host, args.port, app, threaded=True,
                              request_handler=MotoRequestHandler)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
@@ -471,6 +498,8 @@ def main(argv: list[str] | None = None) -> None:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        store.wait(timeout=30)  # what was answered reaches the disk before the process ends
 
 
 if __name__ == "__main__":
