@@ -90,7 +90,7 @@ def test_status_up_down_and_reset(tmp_path):
     iam = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
                        aws_access_key_id="123456789012", aws_secret_access_key="x")
     iam.create_user(UserName="someone")
-    assert "every account in it is empty" in run_invoke("sandbox.reset", env=env).stdout
+    assert "sandbox reset: every account is empty" in run_invoke("sandbox.reset", env=env).stdout
     assert iam.list_users()["Users"] == []
     assert "sandbox stopped" in run_invoke("sandbox.down", env=env).stdout
     assert "sandbox is down" in run_invoke("sandbox.status", env=env).stdout

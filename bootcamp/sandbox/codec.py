@@ -11,7 +11,8 @@ A moto backend is a tree of plain Python objects, so pickle keeps it whole, with
   across accounts: AWS gives these one id everywhere, so they are no account's own state;
 - a defaultdict whose default is a lambda (moto's SSM tags) is written with an equivalent
   default pickle can name, and a defaultdict subclass (SSM's ParameterDict) without calling
-  its __init__.
+  its __init__;
+- a lock (SQS queues have one) is written as its kind and read back new and free.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ import functools
 import io
 import json
 import pickle
+import threading
 from collections import defaultdict
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
 PROTOCOL = 5
+# Locks and their kin are made anew, free: no request is in flight when a state is read back.
+FRESH = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock,
+         threading.Condition: threading.Condition, threading.Event: threading.Event,
+         threading.Semaphore: threading.Semaphore}
 
 
 def backend_names() -> dict[int, tuple[str, str, str]]:
@@ -89,6 +95,8 @@ class _Writer(pickle.Pickler):
         return None
 
     def reducer_override(self, obj):
+        if type(obj) in FRESH:
+            return FRESH[type(obj)], ()
         kind = type(obj).__name__
         if kind == "AWSManagedPolicy" and obj.arn in aws_managed_policies():
             return aws_managed_policy, (obj.arn, obj.account_id, obj.attachment_count)

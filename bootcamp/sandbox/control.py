@@ -82,6 +82,11 @@ def _port_taken(port: int) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    try:  # a sandbox this process started is a zombie until reaped, and a zombie answers signal 0
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -244,6 +244,12 @@ def install(records: list[tuple[dict, bytes]]) -> None:
                 shell = backend_named(service, head["account"], region)
                 shell.__dict__.update(attrs)
                 filled.add((service, head["account"], region))
+    owners = get_backend("s3").bucket_accounts
+    for (service, account, region), shell in shells.items():
+        taken = [n for n in getattr(shell, "buckets", {}) if service == "s3" and owners.get(n, ("", account))[1]
+                 not in accounts]
+        if taken:  # S3 bucket names are one namespace across accounts, as on AWS
+            raise StateRefused(f"bucket {taken[0]} belongs to account {owners[taken[0]][1]}; delete it there first")
     for account in accounts:
         forget_account(account)
     for (service, account, region), shell in shells.items():
@@ -271,6 +277,8 @@ class Store:
         self.extensions: dict[str, tuple] = {}  # name -> (get, put) of a list of {"account", ...}
         self.failures: dict[tuple[str, str], str] = {}
         self.writes = 0
+        self.since: float | None = None  # when the oldest change not yet on disk was marked
+        self.lag_max = 0.0  # seconds from a change's mark to its unit on disk, at most, so far
         self.lock_file = None
         self.thread: threading.Thread | None = None
 
@@ -298,6 +306,8 @@ class Store:
             records += decode(path.read_bytes(), str(path))
         try:
             install(records)
+        except StateRefused:
+            raise
         except Exception as exc:  # a class moto no longer has, a truncated pickle, ...
             raise StateRefused(f"{self.folder}: cannot be read back ({type(exc).__name__}: {exc})") from None
         self._put_extensions(records, replace=True)
@@ -332,6 +342,8 @@ class Store:
 
     def mark(self, changed: set[tuple[str, str]]) -> int:
         with self.cond:
+            if self.since is None:
+                self.since = time.monotonic()
             self.dirty |= changed
             self.marked += 1
             self.cond.notify_all()
@@ -361,6 +373,7 @@ class Store:
             time.sleep(COALESCE)
             with self.cond:
                 batch, self.dirty, generation = self.dirty, set(), self.marked
+                since, self.since = self.since, None
             for account, unit in sorted(batch):
                 try:
                     self._write(account, unit)
@@ -369,6 +382,7 @@ class Store:
                     print(f"sandbox: cannot write the state of {account}/{unit}: {exc}", file=sys.stderr, flush=True)
             with self.cond:
                 self.written = max(self.written, generation)
+                self.lag_max = max(self.lag_max, time.monotonic() - (since or time.monotonic()))
                 self.cond.notify_all()
 
     def _write(self, account: str, unit: str) -> None:
@@ -425,7 +439,7 @@ class Store:
             self.folder / "accounts").exists() else []
         return {"folder": str(self.folder) if self.folder else None, "durability": self.durability,
                 "bytes": _size(self.folder) if self.folder else 0, "accounts": accounts,
-                "pending": pending, "writes": self.writes,
+                "pending": pending, "writes": self.writes, "lag_max_seconds": round(self.lag_max, 3),
                 "failures": [f"{a}/{u}: {why}" for (a, u), why in self.failures.items()]}
 
     def reset(self, account: str | None = None) -> dict:
@@ -483,6 +497,8 @@ class Store:
         try:
             try:
                 install(records)
+            except StateRefused:
+                raise
             except Exception as exc:
                 raise StateRefused(f"{where}: cannot be read back ({type(exc).__name__}: {exc})") from None
             if self.folder is not None:
