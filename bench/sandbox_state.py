@@ -100,13 +100,12 @@ def restore(lab_id: str, accounts: int) -> None:
         lab = get_lab(lab_id)
         workload(lab, one)
         buckets = [b["Name"] for b in make_target(one).client("s3").list_buckets()["Buckets"]]
-        control.state_status(one)
-        urlopen_flush(one)
+        control.flush(one)
         files = account_files(one)
     finally:
         control.down(base)
-    print(f"  bytes on disk for one solved lab {lab_id} account: {sum(map(len, files.values())) / 1e3:.0f} kB "
-          f"({', '.join(f'{n.removesuffix('.state')} {len(d) / 1e3:.0f} kB' for n, d in sorted(files.items()))})")
+    units = ", ".join(f"{n.removesuffix('.state')} {len(d) / 1e3:.0f} kB" for n, d in sorted(files.items()))
+    print(f"  bytes on disk for one solved lab {lab_id} account: {sum(map(len, files.values())) / 1e3:.0f} kB ({units})")
     folder = control.state_folder(base) / "accounts"
     for i in range(accounts):
         account = f"6262{i:08d}"
@@ -133,13 +132,6 @@ def restore(lab_id: str, accounts: int) -> None:
     control.up(empty)
     print(f"  the same sandbox.up with no state: {time.perf_counter() - began:.1f} s (down and up)")
     control.down(empty)
-
-
-def urlopen_flush(settings: Settings) -> None:
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{control.endpoint(settings)}/_bootcamp/state/flush",
-                                                  method="POST"), timeout=300).read()
 
 
 def main() -> None:

@@ -80,6 +80,30 @@ def test_an_unknown_access_key_is_refused(sandbox):
         sts.get_caller_identity()
 
 
+def test_a_key_the_sandbox_did_not_issue_or_that_is_inactive_or_deleted_is_refused(target):
+    def as_key(service, key_id, secret="x"):
+        return boto3.client(service, endpoint_url=target.endpoint(service), region_name="us-west-2",
+                            aws_access_key_id=key_id, aws_secret_access_key=secret)
+
+    with pytest.raises(ClientError, match="InvalidClientTokenId"):
+        as_key("sts", "anything").get_caller_identity()
+    with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+        as_key("s3", "anything").list_buckets()
+    iam = target.client("iam")
+    iam.create_user(UserName="kim")
+    key = iam.create_access_key(UserName="kim")["AccessKey"]
+    kim = as_key("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assert kim.get_caller_identity()["Arn"].endswith(":user/kim")
+    iam.update_access_key(UserName="kim", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(ClientError, match="InvalidClientTokenId"):
+        kim.get_caller_identity()
+    iam.update_access_key(UserName="kim", AccessKeyId=key["AccessKeyId"], Status="Active")
+    assert kim.get_caller_identity()["Arn"].endswith(":user/kim")
+    iam.delete_access_key(UserName="kim", AccessKeyId=key["AccessKeyId"])
+    with pytest.raises(ClientError, match="InvalidClientTokenId"):
+        kim.get_caller_identity()
+
+
 def test_status_up_down_and_reset(tmp_path):
     settings = Settings.from_env(env={}, home=tmp_path, sandbox_port=free_port())
     env = {"BOOTCAMP_HOME": str(tmp_path), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port)}

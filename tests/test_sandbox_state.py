@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import urllib.error
 import urllib.request
 
 import boto3
@@ -55,8 +56,7 @@ def restart(settings: Settings, kill: bool = False, **env) -> None:
 
 def flush(settings: Settings) -> None:
     """Wait until every answered change is on disk; no unit may have failed to be written."""
-    request = urllib.request.Request(f"{control.endpoint(settings)}/_bootcamp/state/flush", method="POST")
-    answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    answer = control.flush(settings)
     assert answer["flushed"] and answer["failures"] == []
 
 
@@ -209,3 +209,17 @@ def test_a_state_of_another_version_is_refused_and_kept_until_told_to_start_empt
     assert len(aside) == 1 and (aside[0] / "accounts" / s.sandbox_account / "sqs.state").read_bytes() == old
     with pytest.raises(ClientError, match="NonExistentQueue"):
         make_target(s).client("sqs").get_queue_url(QueueName="kept")
+
+
+def test_control_calls_need_the_token_the_sandbox_wrote_to_its_home(lasting):
+    token_file = lasting.home / "sandbox" / f"{lasting.sandbox_port}.token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    for path, method in (("/_bootcamp/faults", "POST"), ("/_bootcamp/state/reset", "POST"),
+                         ("/_bootcamp/state/save", "GET"), ("/moto-api/reset", "POST")):
+        request = urllib.request.Request(f"{control.endpoint(lasting)}{path}", method=method, data=b"{}"
+                                         if method == "POST" else None, headers={"X-Bootcamp-Token": "guess"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403 and b"X-Bootcamp-Token" in refused.value.read()
+    control.inject_faults(lasting, 0)  # the project's own calls carry it
+    assert control.flush(lasting)["flushed"]

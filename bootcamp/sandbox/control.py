@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootcamp.errors import SandboxError
-from bootcamp.sandbox import SERVICE_NAME
+from bootcamp.sandbox import SERVICE_NAME, token as control_token
 from bootcamp.settings import Settings
 
 HOST = "127.0.0.1"
@@ -52,6 +52,16 @@ def state_folder(settings: Settings) -> Path | None:
     if os.environ.get("BOOTCAMP_SANDBOX_STATE", "").lower() in ("off", "memory", "0", "no"):
         return None
     return settings.home / "sandbox" / "state"
+
+
+def _token_file(settings: Settings) -> Path:
+    return settings.home / "sandbox" / f"{settings.sandbox_port}.token"
+
+
+def control_headers(settings: Settings) -> dict[str, str]:
+    """The header that lets a control call through: the token the running sandbox wrote."""
+    token = control_token.read(_token_file(settings))
+    return {control_token.HEADER: token} if token else {}
 
 
 def _files(settings: Settings) -> tuple[Path, Path]:
@@ -130,7 +140,7 @@ def up(settings: Settings, wait: float = 60.0, fresh: bool = False) -> Status:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
-             "--port", str(settings.sandbox_port), *state],
+             "--port", str(settings.sandbox_port), "--token-file", str(_token_file(settings)), *state],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     pidfile.write_text(str(proc.pid))
@@ -171,7 +181,8 @@ def _state_call(settings: Settings, action: str, account: str | None = None, dat
     params = urllib.parse.urlencode({k: v for k, v in {"account": account, **query}.items() if v})
     url = f"{endpoint(settings)}/_bootcamp/state{'/' + action if action else ''}{'?' + params if params else ''}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=data), timeout=300) as r:
+        request = urllib.request.Request(url, method=method, data=data, headers=control_headers(settings))
+        with urllib.request.urlopen(request, timeout=300) as r:
             return r.read()
     except urllib.error.HTTPError as exc:
         try:
@@ -200,6 +211,11 @@ def reset_line(removed: dict, account: str | None) -> str:
         what = ", ".join(accounts.get(account, [])) or "nothing"
         return f"sandbox reset: account {account} is empty (removed: {what}{apps})"
     return f"sandbox reset: every account is empty (removed {len(accounts)} account(s){apps})"
+
+
+def flush(settings: Settings) -> dict:
+    """Wait until every change the sandbox answered is on disk; its state's status then."""
+    return json.loads(_state_call(settings, "flush"))
 
 
 def state_status(settings: Settings) -> dict:
@@ -251,6 +267,7 @@ def stats(settings: Settings) -> dict:
 def inject_faults(settings: Settings, count: int, code: str = "") -> None:
     """Make the next `count` AWS calls to the sandbox fail: throttled, or with this error code."""
     req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
+                                 headers=control_headers(settings),
                                  data=json.dumps({"count": count, "code": code}).encode())
     urllib.request.urlopen(req, timeout=5).read()
 

@@ -5,7 +5,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - accounts: an access key id of 12 digits is the root user of that account (the
   LocalStack convention), so every learner can have an account of their own;
 - IAM is enforced for IAM principals (IAM users' keys and assumed-role sessions) and
-  never for account roots, as on AWS; an unknown AKIA/ASIA key is refused;
+  never for account roots, as on AWS; any other key id (one the sandbox did not issue, an
+  Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`;
 - AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account;
 - AssumeRole of a role whose trust policy has an `sts:ExternalId` condition is judged
   by that trust policy, as AWS does (moto would let anyone assume any role): see
@@ -15,6 +16,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - a new S3 bucket has all four Block Public Access settings on, as on AWS since April
   2023, and while its BlockPublicPolicy is on a public bucket policy is refused with
   AccessDenied: see `block_public_access_by_default` and `refuse_public_policies`;
+- control calls (`/_bootcamp/faults`, `/_bootcamp/state`, `/moto-api/*`) need the token the
+  sandbox writes to its home (see `bootcamp.sandbox.token`);
 - `/_bootcamp/health`, `/_bootcamp/stats` (requests per account and service) and
   `/_bootcamp/faults` (the next N requests answer an error: throttling by default, or
   the code given, e.g. ExpiredToken; for testing retries and error lines);
@@ -60,7 +63,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.sandbox import lab4_apis  # noqa: E402
-from bootcamp.sandbox import state_api  # noqa: E402
+from bootcamp.sandbox import state_api, token as control_token  # noqa: E402
 from bootcamp.sandbox.store import StateRefused, Store  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -78,17 +81,36 @@ def signed_by(environ) -> tuple[str, str]:
     return found.group(1), found.group(3)
 
 
-def account_of_key(access_key: str) -> str | None:
-    """The account whose IAM issued this key (a user's or an assumed role's), if any."""
+def issued_key(access_key: str):
+    """(account, key) of the account whose IAM issued this key (a user's or an assumed role's), if any."""
     from moto.iam.models import iam_backends
 
     # Only partitions already made: making one loads every AWS managed policy into it,
     # which is why moto's own lookup (all partitions of all accounts) is not used.
     for account_id, account in list(iam_backends.items()):
-        for backend in list(account.values()):
+        for backend in list(dict.values(account)):
             if access_key in backend.access_keys:
-                return account_id
-    return None
+                return account_id, backend.access_keys[access_key]
+    return None, None
+
+
+def account_of_key(access_key: str) -> str | None:
+    """The account whose IAM issued this key, if any."""
+    return issued_key(access_key)[0]
+
+
+def key_refusal(service: str, key: str, issued) -> tuple | None:
+    """AWS's answer to a key it did not issue, or made Inactive, or deleted (None: the key is good).
+
+    An access key id of 12 digits is an account's root (the sandbox's convention); any other
+    key must be one the sandbox's IAM issued and that is Active.
+    """
+    if not key or ROOT_KEY.match(key) or (issued is not None and getattr(issued, "status", "Active") == "Active"):
+        return None
+    if service == "s3":
+        return error_response(service, 403, "InvalidAccessKeyId",
+                              "The AWS Access Key Id you provided does not exist in our records.")
+    return error_response(service, 403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 
 
 def error_response(service: str, status: int, code: str, message: str):
@@ -112,9 +134,10 @@ THROTTLE = {"ec2": (503, "RequestLimitExceeded"), "s3": (503, "SlowDown")}
 class Sandbox:
     """WSGI middleware in front of moto: accounts by key, control endpoints, faults."""
 
-    def __init__(self, app, store: Store | None = None):
+    def __init__(self, app, store: Store | None = None, token: str | None = None):
         self.app = app
         self.store = store or Store(None)
+        self.token = token  # control calls (faults, state, moto-api) must carry it
         self.lock = threading.Lock()
         self.requests: Counter = Counter()
         self.fault_left = 0
@@ -128,14 +151,15 @@ class Sandbox:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if control_token.refused(path, environ, self.token):
+            return self.reply(start_response, 403, "application/json", json.dumps(
+                {"error": f"a control call needs the {control_token.HEADER} header the sandbox wrote to its home"}))
         if path.startswith("/_bootcamp/"):
             return self.control(path, environ, start_response)
         key, service = signed_by(environ)
-        account = key if ROOT_KEY.match(key) else account_of_key(key)
-        if account is None and AWS_KEY.match(key):
-            return self.reply(start_response, *error_response(
-                service, 403, "InvalidClientTokenId",
-                "The security token included in the request is invalid."))
+        account, issued = (key, None) if ROOT_KEY.match(key) else issued_key(key)
+        if refusal := key_refusal(service, key, issued):
+            return self.reply(start_response, *refusal)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account or DEFAULT_ACCOUNT_ID
         with self.lock:
             self.requests[(environ["HTTP_X_MOTO_ACCOUNT_ID"], service or "unsigned")] += 1
@@ -476,10 +500,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--durability", choices=("async", "sync"), default="async",
                         help="async: on disk within a fraction of a second; sync: before each answer")
     parser.add_argument("--fresh", action="store_true", help="set the state aside and start empty")
+    parser.add_argument("--token-file", type=Path, help="write a control token here (mode 0600) and require it")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
     store = Store(args.state, args.durability)
     app = build_app(store)
+    if args.token_file:
+        app.token = control_token.write(args.token_file)
     try:
         print(f"sandbox: {store.open(args.fresh)}", flush=True)
     except StateRefused as exc:
