@@ -1,5 +1,5 @@
 """What the sandbox's lasting state costs: API calls per second with durability off, async and sync,
-the time to restore N solved accounts, and bytes on disk per account.
+the time to restore N solved accounts, bytes on disk and memory per account.
 
     python bench/sandbox_state.py [--lab 2] [--rounds 2] [--accounts 100] [--restore-lab 4]
 
@@ -134,12 +134,38 @@ def restore(lab_id: str, accounts: int) -> None:
     control.down(empty)
 
 
+def rss_mb(settings: Settings) -> float:
+    pid = control.status(settings).pid
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def memory(lab_id: str, accounts: int) -> None:
+    """Sandbox memory per account only graded (read) and per account that solved the lab."""
+    base = sandbox("async")
+    lab = get_lab(lab_id)
+    try:
+        make_target(base.but(sandbox_account="717171717100")).client("sts").get_caller_identity()
+        before = rss_mb(base)
+        for i in range(accounts):
+            s = base.but(sandbox_account=f"7171717171{i + 1:02d}")
+            grading.grade(lab, make_target(s), s.home, "en")
+        read = rss_mb(base)
+        for i in range(accounts):
+            workload(lab, base.but(sandbox_account=f"7272727272{i + 1:02d}"))
+        solved = rss_mb(base)
+    finally:
+        control.down(base)
+    print(f"  sandbox memory: {(read - before) / accounts:.1f} MB per account only graded, "
+          f"{(solved - read) / accounts:.1f} MB per solved lab {lab_id} account (of {accounts} each)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", default="2", help="the lab whose calls are the workload")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--accounts", type=int, default=100, help="accounts to restore")
     parser.add_argument("--restore-lab", default="4")
+    parser.add_argument("--memory-accounts", type=int, default=5, help="accounts graded, and solved, for memory")
     args = parser.parse_args()
     print(f"lab {args.lab} workload, API calls per second (median of {args.rounds}):")
     rates = throughput(args.lab, args.rounds)
@@ -147,6 +173,8 @@ def main() -> None:
         print(f"  {mode:5}: {rates[mode]:6.1f} calls/s  ({rates[mode] / rates['off']:.2f}x of off)")
     print(f"restore (lab {args.restore_lab}):")
     restore(args.restore_lab, args.accounts)
+    print(f"memory (lab {args.lab}):")
+    memory(args.lab, args.memory_accounts)
 
 
 if __name__ == "__main__":

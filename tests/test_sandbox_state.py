@@ -110,6 +110,8 @@ def test_down_then_up_brings_back_every_account_and_lab_2_grades_the_same(lastin
     control.register_app(other, other.sandbox_account, "http://127.0.0.1:9/", 4242)
     vpcs = lab.client("ec2").describe_vpcs()["Vpcs"]
     instances = lab.client("ec2").describe_instances()["Reservations"]
+    image_id = instances[0]["Instances"][0]["ImageId"]
+    image = lab.client("ec2").describe_images(ImageIds=[image_id])["Images"]
     flush(lasting)
 
     restart(lasting)
@@ -119,6 +121,7 @@ def test_down_then_up_brings_back_every_account_and_lab_2_grades_the_same(lastin
     lab = LabDriver("2", lab.settings)
     assert lab.statuses() == graded
     assert lab.client("ec2").describe_vpcs()["Vpcs"] == vpcs
+    assert lab.client("ec2").describe_images(ImageIds=[image_id])["Images"] == image  # a public AMI, snapshot too
     lab.run("start")  # a start after a restore changes nothing
     assert lab.client("ec2").describe_instances()["Reservations"] == instances
     assert lab.statuses() == graded

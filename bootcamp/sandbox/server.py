@@ -7,7 +7,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - IAM is enforced for IAM principals (IAM users' keys and assumed-role sessions) and
   never for account roots, as on AWS; any other key id (one the sandbox did not issue, an
   Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`;
-- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account;
+- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, as copies
+  sharing one set of documents (see `codec.share_aws_managed_policies`);
 - AssumeRole of a role whose trust policy has an `sts:ExternalId` condition is judged
   by that trust policy, as AWS does (moto would let anyone assume any role): see
   `trust_refusal`; IAM checks use IAM's names for S3 actions moto names otherwise
@@ -63,7 +64,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.sandbox import lab4_apis  # noqa: E402
-from bootcamp.sandbox import state_api, token as control_token  # noqa: E402
+from bootcamp.sandbox import codec, state_api, token as control_token  # noqa: E402
 from bootcamp.sandbox.store import StateRefused, Store  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -489,6 +490,7 @@ def build_app(store: Store | None = None) -> Sandbox:
     lab4_apis.launch_template_versions_from_a_source()
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
+    codec.share_aws_managed_policies()
     return Sandbox(DomainDispatcherApplication(create_backend_app), store)
 
 
