@@ -340,3 +340,33 @@ def test_dynamodb_permissions_are_judged_per_table(settings):
         aws dynamodb scan --table-name Payroll
     ''')
     assert cli.stdout.split() == ["1"] and "(AccessDeniedException)" in cli.stderr
+
+
+def test_unsigned_requests_are_anonymous_and_read_only_what_a_policy_makes_public(target):
+    base = target.endpoint("s3")
+
+    def unsigned(method: str, path: str, data: bytes | None = None, headers: dict | None = None) -> int:
+        request = urllib.request.Request(base + path, method=method, data=data, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    s3 = target.client("s3")
+    bucket = f"open-{target.settings.sandbox_account}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.put_object(Bucket=bucket, Key="public/a.txt", Body=b"hello")
+    s3.put_object(Bucket=bucket, Key="private/b.txt", Body=b"secret")
+    assert unsigned("GET", "/") == 403  # list buckets
+    assert unsigned("PUT", f"/anon-{target.settings.sandbox_account}") == 403  # create a bucket
+    assert unsigned("GET", f"/{bucket}/public/a.txt") == 403  # no policy yet
+    assert unsigned("POST", "/", b"Action=ListUsers&Version=2010-05-08",
+                    {"Content-Type": "application/x-www-form-urlencoded"}) == 403
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/public/*"}]}))
+    assert unsigned("GET", f"/{bucket}/public/a.txt") == 200
+    assert unsigned("GET", f"/{bucket}/private/b.txt") == 403
+    assert unsigned("PUT", f"/{bucket}/public/c.txt", b"x") == 403
+    assert "anon-" not in str(s3.list_buckets()["Buckets"])

@@ -36,7 +36,7 @@ class Status:
             return f"sandbox running at {where} (pid {self.pid})"
         if self.state == "died":
             return (f"the sandbox (pid {self.pid}) at {where} has stopped (log: {self.log}): run "
-                    "`invoke sandbox.up`, which brings back what was saved")
+                    "`invoke sandbox.up` (or `invoke lab.start N`), which brings back what was saved")
         if self.state == "foreign":
             return (f"port {self.port} is in use by another program, not the sandbox: stop it, or "
                     "pick another port with --port or BOOTCAMP_SANDBOX_PORT")

@@ -6,7 +6,9 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   LocalStack convention), so every learner can have an account of their own;
 - IAM is enforced for IAM principals (IAM users' keys and assumed-role sessions) and
   never for account roots, as on AWS; any other key id (one the sandbox did not issue, an
-  Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`;
+  Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`; an unsigned
+  request is anonymous, allowed only to read an object a bucket policy makes public (see
+  `bootcamp.sandbox.anonymous`);
 - AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, as copies
   sharing one set of documents (see `codec.share_aws_managed_policies`);
 - AssumeRole of a role whose trust policy has an `sts:ExternalId` condition is judged
@@ -64,7 +66,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.sandbox import lab4_apis  # noqa: E402
-from bootcamp.sandbox import codec, state_api, token as control_token  # noqa: E402
+from bootcamp.sandbox import anonymous, codec, state_api, token as control_token  # noqa: E402
 from bootcamp.sandbox.store import StateRefused, Store  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -161,6 +163,10 @@ class Sandbox:
         account, issued = (key, None) if ROOT_KEY.match(key) else issued_key(key)
         if refusal := key_refusal(service, key, issued):
             return self.reply(start_response, *refusal)
+        if not key:  # anonymous: only what a policy grants everyone
+            account, refusal = anonymous.verdict(environ, error_response)
+            if refusal:
+                return self.reply(start_response, *refusal)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account or DEFAULT_ACCOUNT_ID
         with self.lock:
             self.requests[(environ["HTTP_X_MOTO_ACCOUNT_ID"], service or "unsigned")] += 1
