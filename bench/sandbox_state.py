@@ -1,7 +1,7 @@
 """What the sandbox's lasting state costs: API calls per second with durability off, async and sync,
 the time to restore N solved accounts, bytes on disk and memory per account.
 
-    python bench/sandbox_state.py [--lab 2] [--rounds 2] [--accounts 100] [--restore-lab 4]
+    python bench/sandbox_state.py [--lab 2] [--rounds 2] [--accounts 100] [--restore-lab 4] [--parts restore]
 
 Starts its own sandboxes on free ports (own BOOTCAMP_HOME each). The workload is a lab as a
 learner runs it (start, solve, grade) in a fresh account; calls are counted by the sandbox.
@@ -166,15 +166,20 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100, help="accounts to restore")
     parser.add_argument("--restore-lab", default="4")
     parser.add_argument("--memory-accounts", type=int, default=5, help="accounts graded, and solved, for memory")
+    parser.add_argument("--parts", default="throughput,restore,memory", help="which measures, comma-separated")
     args = parser.parse_args()
-    print(f"lab {args.lab} workload, API calls per second (median of {args.rounds}):")
-    rates = throughput(args.lab, args.rounds)
-    for mode in MODES:
-        print(f"  {mode:5}: {rates[mode]:6.1f} calls/s  ({rates[mode] / rates['off']:.2f}x of off)")
-    print(f"restore (lab {args.restore_lab}):")
-    restore(args.restore_lab, args.accounts)
-    print(f"memory (lab {args.lab}):")
-    memory(args.lab, args.memory_accounts)
+    parts = args.parts.split(",")
+    if "throughput" in parts:
+        print(f"lab {args.lab} workload, API calls per second (median of {args.rounds}):")
+        rates = throughput(args.lab, args.rounds)
+        for mode in MODES:
+            print(f"  {mode:5}: {rates[mode]:6.1f} calls/s  ({rates[mode] / rates['off']:.2f}x of off)")
+    if "restore" in parts:
+        print(f"restore (lab {args.restore_lab}):")
+        restore(args.restore_lab, args.accounts)
+    if "memory" in parts:
+        print(f"memory (lab {args.lab}):")
+        memory(args.lab, args.memory_accounts)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ A moto backend is a tree of plain Python objects, so pickle keeps it whole, with
 
 from __future__ import annotations
 
-import copy
 import functools
 import io
 import json
@@ -35,6 +34,14 @@ PROTOCOL = 5
 FRESH = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock,
          threading.Condition: threading.Condition, threading.Event: threading.Event,
          threading.Semaphore: threading.Semaphore}
+
+
+def _copy(obj):
+    """A shallow copy made without calling the class: moto's models record every instance they make
+    (BaseModel.__new__), which for the thousands of copies below costs most of a restore."""
+    made = object.__new__(type(obj))
+    made.__dict__.update(obj.__dict__)
+    return made
 
 
 def backend_names() -> dict[int, tuple[str, str, str]]:
@@ -61,7 +68,7 @@ def aws_managed_policies() -> dict[str, object]:
 def aws_managed_policy(arn: str, account: str, attachments: int):
     """A copy of an AWS managed policy for one account; its documents are shared, as AWS never changes
     them for an account (it refuses new versions and tags on AWS managed policies)."""
-    policy = copy.copy(aws_managed_policies()[arn])
+    policy = _copy(aws_managed_policies()[arn])
     policy.account_id, policy.attachment_count = account, attachments
     policy.versions, policy.tags = list(policy.versions), {}
     return policy
@@ -112,16 +119,16 @@ def _unchanged(obj, pristine, changes: tuple[str, ...]) -> bool:
 
 
 def public_ami(region: str, ami_id: str, backend, snapshot, created):
-    ami = copy.copy(pristine_ec2(region)[0][ami_id])
+    ami = _copy(pristine_ec2(region)[0][ami_id])
     ami.ec2_backend, ami.ebs_snapshot, ami.creation_date = backend, snapshot, created
-    ami.launch_permissions = copy.deepcopy(ami.launch_permissions)
+    ami.launch_permissions = [dict(p) for p in ami.launch_permissions]
     ami.product_codes = set(ami.product_codes)
     return ami
 
 
 def public_snapshot(region: str, ami_id: str, backend, snapshot_id: str, volume_id: str, times):
-    snapshot = copy.copy(pristine_ec2(region)[1][ami_id])
-    volume = copy.copy(snapshot.volume)
+    snapshot = _copy(pristine_ec2(region)[1][ami_id])
+    volume = _copy(snapshot.volume)
     snapshot.ec2_backend, snapshot.id, snapshot.volume, snapshot.start_time = backend, snapshot_id, volume, times[0]
     volume.ec2_backend, volume.id, volume.create_time = backend, volume_id, times[1]
     snapshot.create_volume_permission_groups = set(snapshot.create_volume_permission_groups)
