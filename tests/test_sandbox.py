@@ -114,10 +114,13 @@ def test_status_up_down_and_reset(tmp_path):
     iam = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
                        aws_access_key_id="123456789012", aws_secret_access_key="x")
     iam.create_user(UserName="someone")
+    status = run_invoke("sandbox.status", env=env).stdout
+    assert f"state: {tmp_path / 'sandbox' / 'state'} (" in status and "written async" in status
     assert "sandbox reset: every account is empty" in run_invoke("sandbox.reset", env=env).stdout
     assert iam.list_users()["Users"] == []
     assert "sandbox stopped" in run_invoke("sandbox.down", env=env).stdout
-    assert "sandbox is down" in run_invoke("sandbox.status", env=env).stdout
+    down = run_invoke("sandbox.status", env=env).stdout
+    assert "sandbox is down" in down and f"state: {tmp_path / 'sandbox' / 'state'} (" in down
 
 
 # --- S3 Block Public Access, as on AWS since April 2023 -------------------------------------

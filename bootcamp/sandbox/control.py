@@ -120,7 +120,7 @@ def status(settings: Settings) -> Status:
     return Status("down", port)
 
 
-def up(settings: Settings, wait: float = 60.0, fresh: bool = False) -> Status:
+def up(settings: Settings, wait: float = 300.0, fresh: bool = False) -> Status:
     """Start the sandbox unless it already runs, restoring its state; return its status.
 
     fresh: set the saved state aside (kept in state.refused-<time>/) and start empty.
@@ -228,6 +228,17 @@ def state_line(state: dict) -> str:
     pending = f", {state['pending']} change(s) being written" if state.get("pending") else ""
     return (f"state: {state['folder']} ({state['bytes'] / 1e6:.1f} MB, {len(state['accounts'])} account(s), "
             f"written {state['durability']}{pending})")
+
+
+def saved_state_line(settings: Settings) -> str:
+    """Where the state of a sandbox that is down waits, and its size (read from the disk)."""
+    folder = state_folder(settings)
+    if folder is None:
+        return "state: off (BOOTCAMP_SANDBOX_STATE=off): the sandbox keeps nothing when it stops"
+    files = list(folder.glob("accounts/*/*.state")) if folder.exists() else []
+    accounts = {p.parent.name for p in files}
+    size = sum(p.stat().st_size for p in files) / 1e6
+    return f"state: {folder} ({size:.1f} MB, {len(accounts)} account(s)), restored by `invoke sandbox.up`"
 
 
 def save(settings: Settings, path: Path, account: str | None = None) -> str:

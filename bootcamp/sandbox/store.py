@@ -307,6 +307,9 @@ class Store:
         records = []
         for path in sorted(self.folder.rglob("*.state")):
             records += decode(path.read_bytes(), str(path))
+        accounts = {h["account"] for h, _ in records if h.get("kind") == "unit"}
+        if accounts:  # a class's state takes a while: the log says why the sandbox does not answer yet
+            print(f"sandbox: restoring {len(accounts)} account(s) from {self.folder}", flush=True)
         try:
             install(records)
         except StateRefused:
@@ -316,7 +319,6 @@ class Store:
         self._put_extensions(records, replace=True)
         self.thread = threading.Thread(target=self._writer, name="sandbox-state", daemon=True)
         self.thread.start()
-        accounts = {h["account"] for h, _ in records if h.get("kind") == "unit"}
         return f"state: {self.folder} ({len(accounts)} accounts restored, {self.durability}){note}"
 
     # - requests -

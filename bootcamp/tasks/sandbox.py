@@ -34,8 +34,7 @@ def status(c, port=None):
     current = control.status(s)
     print(current.line())
     if current.state != "running":
-        folder = control.state_folder(s)
-        print(f"state: {folder}" if folder else "state: off (BOOTCAMP_SANDBOX_STATE=off)")
+        print(control.saved_state_line(s))
         raise Exit(code=1)
     print(control.state_line(control.state_status(s)))
 
