@@ -80,6 +80,30 @@ def test_an_unknown_access_key_is_refused(sandbox):
         sts.get_caller_identity()
 
 
+def test_a_key_the_sandbox_did_not_issue_or_that_is_inactive_or_deleted_is_refused(target):
+    def as_key(service, key_id, secret="x"):
+        return boto3.client(service, endpoint_url=target.endpoint(service), region_name="us-west-2",
+                            aws_access_key_id=key_id, aws_secret_access_key=secret)
+
+    with pytest.raises(ClientError, match="InvalidClientTokenId"):
+        as_key("sts", "anything").get_caller_identity()
+    with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+        as_key("s3", "anything").list_buckets()
+    iam = target.client("iam")
+    iam.create_user(UserName="kim")
+    key = iam.create_access_key(UserName="kim")["AccessKey"]
+    kim = as_key("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assert kim.get_caller_identity()["Arn"].endswith(":user/kim")
+    iam.update_access_key(UserName="kim", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(ClientError, match="InvalidClientTokenId"):
+        kim.get_caller_identity()
+    iam.update_access_key(UserName="kim", AccessKeyId=key["AccessKeyId"], Status="Active")
+    assert kim.get_caller_identity()["Arn"].endswith(":user/kim")
+    iam.delete_access_key(UserName="kim", AccessKeyId=key["AccessKeyId"])
+    with pytest.raises(ClientError, match="InvalidClientTokenId"):
+        kim.get_caller_identity()
+
+
 def test_status_up_down_and_reset(tmp_path):
     settings = Settings.from_env(env={}, home=tmp_path, sandbox_port=free_port())
     env = {"BOOTCAMP_HOME": str(tmp_path), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port)}
@@ -93,10 +117,13 @@ def test_status_up_down_and_reset(tmp_path):
     saved = tmp_path / "app" / "embedded-123456789012.json"  # the bucket the app saved on its settings page
     saved.parent.mkdir()
     saved.write_text('{"bucket": "employee-photo-bucket-zz-0001"}')
-    assert "every account in it is empty" in run_invoke("sandbox.reset", env=env).stdout
+    status = run_invoke("sandbox.status", env=env).stdout
+    assert f"state: {tmp_path / 'sandbox' / 'state'} (" in status and "written async" in status
+    assert "sandbox reset: every account is empty" in run_invoke("sandbox.reset", env=env).stdout
     assert iam.list_users()["Users"] == [] and not saved.exists()
     assert "sandbox stopped" in run_invoke("sandbox.down", env=env).stdout
-    assert "sandbox is down" in run_invoke("sandbox.status", env=env).stdout
+    down = run_invoke("sandbox.status", env=env).stdout
+    assert "sandbox is down" in down and f"state: {tmp_path / 'sandbox' / 'state'} (" in down
 
 
 # --- S3 Block Public Access, as on AWS since April 2023 -------------------------------------
@@ -348,3 +375,33 @@ def test_dynamodb_permissions_are_judged_per_table(settings):
         aws dynamodb scan --table-name Payroll
     ''')
     assert cli.stdout.split() == ["1"] and "(AccessDeniedException)" in cli.stderr
+
+
+def test_unsigned_requests_are_anonymous_and_read_only_what_a_policy_makes_public(target):
+    base = target.endpoint("s3")
+
+    def unsigned(method: str, path: str, data: bytes | None = None, headers: dict | None = None) -> int:
+        request = urllib.request.Request(base + path, method=method, data=data, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    s3 = target.client("s3")
+    bucket = f"open-{target.settings.sandbox_account}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.put_object(Bucket=bucket, Key="public/a.txt", Body=b"hello")
+    s3.put_object(Bucket=bucket, Key="private/b.txt", Body=b"secret")
+    assert unsigned("GET", "/") == 403  # list buckets
+    assert unsigned("PUT", f"/anon-{target.settings.sandbox_account}") == 403  # create a bucket
+    assert unsigned("GET", f"/{bucket}/public/a.txt") == 403  # no policy yet
+    assert unsigned("POST", "/", b"Action=ListUsers&Version=2010-05-08",
+                    {"Content-Type": "application/x-www-form-urlencoded"}) == 403
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/public/*"}]}))
+    assert unsigned("GET", f"/{bucket}/public/a.txt") == 200
+    assert unsigned("GET", f"/{bucket}/private/b.txt") == 403
+    assert unsigned("PUT", f"/{bucket}/public/c.txt", b"x") == 403
+    assert "anon-" not in str(s3.list_buckets()["Buckets"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootcamp.errors import SandboxError
-from bootcamp.sandbox import SERVICE_NAME
+from bootcamp.sandbox import SERVICE_NAME, token as control_token
 from bootcamp.settings import Settings
 from bootcamp.state import forget_app_settings
 
@@ -38,8 +38,8 @@ class Status:
         if self.state == "running":
             return f"sandbox running at {where} (pid {self.pid})"
         if self.state == "died":
-            return (f"the sandbox (pid {self.pid}) at {where} has stopped; everything in it is "
-                    f"lost (log: {self.log}): run `invoke sandbox.up`, then `invoke lab.start N` again")
+            return (f"the sandbox (pid {self.pid}) at {where} has stopped (log: {self.log}): run "
+                    "`invoke sandbox.up` (or `invoke lab.start N`), which brings back what was saved")
         if self.state == "foreign":
             return (f"port {self.port} is in use by another program, not the sandbox: stop it, or "
                     "pick another port with --port or BOOTCAMP_SANDBOX_PORT")
@@ -48,6 +48,23 @@ class Status:
 
 def endpoint(settings: Settings) -> str:
     return f"http://{HOST}:{settings.sandbox_port}"
+
+
+def state_folder(settings: Settings) -> Path | None:
+    """Where the sandbox keeps its lasting state; None when BOOTCAMP_SANDBOX_STATE=off (memory only)."""
+    if os.environ.get("BOOTCAMP_SANDBOX_STATE", "").lower() in ("off", "memory", "0", "no"):
+        return None
+    return settings.home / "sandbox" / "state"
+
+
+def _token_file(settings: Settings) -> Path:
+    return settings.home / "sandbox" / f"{settings.sandbox_port}.token"
+
+
+def control_headers(settings: Settings) -> dict[str, str]:
+    """The header that lets a control call through: the token the running sandbox wrote."""
+    token = control_token.read(_token_file(settings))
+    return {control_token.HEADER: token} if token else {}
 
 
 def _files(settings: Settings) -> tuple[Path, Path]:
@@ -108,6 +125,11 @@ def _port_taken(port: int) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    try:  # a sandbox this process started is a zombie until reaped, and a zombie answers signal 0
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -131,8 +153,11 @@ def status(settings: Settings) -> Status:
     return Status("down", port)
 
 
-def up(settings: Settings, wait: float = 30.0) -> Status:
-    """Start the sandbox unless it already runs; return its status."""
+def up(settings: Settings, wait: float = 300.0, fresh: bool = False) -> Status:
+    """Start the sandbox unless it already runs, restoring its state; return its status.
+
+    fresh: set the saved state aside (kept in state.refused-<time>/) and start empty.
+    """
     from bootcamp import checks
 
     checks.home(settings.home)
@@ -143,10 +168,15 @@ def up(settings: Settings, wait: float = 30.0) -> Status:
         return current
     pidfile, log = _files(settings)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
+    folder = state_folder(settings)
+    state = ["--state", str(folder)] if folder else []
+    durability = os.environ.get("BOOTCAMP_SANDBOX_DURABILITY", "async")
+    state += ["--durability", durability] if folder and durability in ("async", "sync") else []
+    state += ["--fresh"] if fresh else []
     with _private_log(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
-             "--port", str(settings.sandbox_port)],
+             "--port", str(settings.sandbox_port), "--token-file", str(_token_file(settings)), *state],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     pidfile.write_text(str(proc.pid))
@@ -203,12 +233,94 @@ def down(settings: Settings) -> str:
     return f"sandbox stopped (port {settings.sandbox_port})" if pid else "sandbox was not running"
 
 
-def reset(settings: Settings) -> str:
+def _state_call(settings: Settings, action: str, account: str | None = None, data: bytes | None = None,
+                method: str = "POST", **query) -> bytes:
+    """One call to the sandbox's /_bootcamp/state; its body, or SandboxError in the sandbox's words."""
     require_running(settings)
-    req = urllib.request.Request(f"{endpoint(settings)}/moto-api/reset", method="POST")
-    urllib.request.urlopen(req, timeout=30).read()
-    forget_app_settings(settings.home, "embedded")  # the buckets the app saved name what is gone
-    return "sandbox reset: every account in it is empty"
+    params = urllib.parse.urlencode({k: v for k, v in {"account": account, **query}.items() if v})
+    url = f"{endpoint(settings)}/_bootcamp/state{'/' + action if action else ''}{'?' + params if params else ''}"
+    try:
+        request = urllib.request.Request(url, method=method, data=data, headers=control_headers(settings))
+        with urllib.request.urlopen(request, timeout=300) as r:
+            return r.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            why = json.loads(exc.read()).get("error", exc.reason)
+        except (ValueError, AttributeError):
+            why = exc.reason
+        raise SandboxError(f"the sandbox refused: {why}") from None
+
+
+def _account(account: str | None) -> str | None:
+    if account is not None and not (len(str(account)) == 12 and str(account).isdigit()):
+        raise SandboxError(f"--account {account!r} is not a 12-digit account id")
+    return account
+
+
+def reset(settings: Settings, account: str | None = None) -> str:
+    """Empty every account (or one) in memory and on disk; say what was removed."""
+    removed = json.loads(_state_call(settings, "reset", _account(account)))
+    forget_app_settings(settings.home, "embedded", account)  # the buckets the app saved name what is gone
+    return reset_line(removed, account)
+
+
+def reset_line(removed: dict, account: str | None) -> str:
+    accounts = removed.get("accounts", {})
+    apps = f", {removed['apps']} registered app(s)" if removed.get("apps") else ""
+    if account:
+        what = ", ".join(accounts.get(account, [])) or "nothing"
+        return f"sandbox reset: account {account} is empty (removed: {what}{apps})"
+    return f"sandbox reset: every account is empty (removed {len(accounts)} account(s){apps})"
+
+
+def flush(settings: Settings) -> dict:
+    """Wait until every change the sandbox answered is on disk; its state's status then."""
+    return json.loads(_state_call(settings, "flush"))
+
+
+def state_status(settings: Settings) -> dict:
+    return json.loads(_state_call(settings, "", method="GET"))
+
+
+def state_line(state: dict) -> str:
+    if not state.get("folder"):
+        return "state: in memory only, lost when the sandbox stops (BOOTCAMP_SANDBOX_STATE=off)"
+    pending = f", {state['pending']} change(s) being written" if state.get("pending") else ""
+    return (f"state: {state['folder']} ({state['bytes'] / 1e6:.1f} MB, {len(state['accounts'])} account(s), "
+            f"written {state['durability']}{pending})")
+
+
+def saved_state_line(settings: Settings) -> str:
+    """Where the state of a sandbox that is down waits, and its size (read from the disk)."""
+    folder = state_folder(settings)
+    if folder is None:
+        return "state: off (BOOTCAMP_SANDBOX_STATE=off): the sandbox keeps nothing when it stops"
+    files = list(folder.glob("accounts/*/*.state")) if folder.exists() else []
+    accounts = {p.parent.name for p in files}
+    size = sum(p.stat().st_size for p in files) / 1e6
+    return f"state: {folder} ({size:.1f} MB, {len(accounts)} account(s)), restored by `invoke sandbox.up`"
+
+
+def save(settings: Settings, path: Path, account: str | None = None) -> str:
+    """Write the sandbox's state (or one account's) to a file."""
+    data = _state_call(settings, "save", _account(account), method="GET")
+    path = Path(path)
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise SandboxError(f"cannot write {path}: {exc.strerror}") from None
+    return f"saved {'account ' + account if account else 'every account'} to {path} ({len(data) / 1e6:.1f} MB)"
+
+
+def load(settings: Settings, path: Path, account: str | None = None) -> str:
+    """Replace the accounts a saved state holds (or put its one account into --account)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SandboxError(f"cannot read {path}: {exc.strerror}") from None
+    loaded = json.loads(_state_call(settings, "load", _account(account), data=data, name=str(path)))
+    return f"loaded {path} into account(s) {', '.join(loaded['accounts']) or 'none'}"
 
 
 def require_running(settings: Settings) -> Status:
@@ -227,6 +339,7 @@ def inject_faults(settings: Settings, count: int, code: str = "", account: str =
     """Make the next `count` AWS calls to the sandbox (of this account, if given) fail: throttled,
     or with this error code. A count of 0 clears them."""
     req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
+                                 headers=control_headers(settings),
                                  data=json.dumps({"count": count, "code": code, "account": account}).encode())
     urllib.request.urlopen(req, timeout=5).read()
 

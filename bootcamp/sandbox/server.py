@@ -5,8 +5,12 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - accounts: an access key id of 12 digits is the root user of that account (the
   LocalStack convention), so every learner can have an account of their own;
 - IAM is enforced for IAM principals (IAM users' keys and assumed-role sessions) and
-  never for account roots, as on AWS; an unknown AKIA/ASIA key is refused;
-- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account;
+  never for account roots, as on AWS; any other key id (one the sandbox did not issue, an
+  Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`; an unsigned
+  request is anonymous, allowed only to read an object a bucket policy makes public (see
+  `bootcamp.sandbox.anonymous`);
+- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, as copies
+  sharing one set of documents (see `codec.share_aws_managed_policies`);
 - AssumeRole of a role whose trust policy has an `sts:ExternalId` condition is judged
   by that trust policy, as AWS does (moto would let anyone assume any role): see
   `trust_refusal`; IAM checks use IAM's names for S3 actions moto names otherwise
@@ -15,6 +19,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - a new S3 bucket has all four Block Public Access settings on, as on AWS since April
   2023, and while its BlockPublicPolicy is on a public bucket policy is refused with
   AccessDenied: see `block_public_access_by_default` and `refuse_public_policies`;
+- control calls (`/_bootcamp/faults`, `/_bootcamp/state`, `/moto-api/*`) need the token the
+  sandbox writes to its home (see `bootcamp.sandbox.token`);
 - `/_bootcamp/health`, `/_bootcamp/stats` (requests per account and service) and
   `/_bootcamp/faults` (the next N requests, of one account if "account" is given, answer an
   error: throttling by default, or the code given, e.g. ExpiredToken; see `faults`);
@@ -22,6 +28,9 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   an optional ?account=; POST {account, url, pid} registers, {account, url, remove: true}
   removes; a POST must be SigV4-signed by that account, and the url be http:// on this
   machine), so that a grade finds it;
+- state that lasts (see `bootcamp.sandbox.store`): with --state DIR every account is restored
+  on start and every change written back; `/_bootcamp/state` (GET: where, size, pending;
+  POST flush, reset [?account=], save [?account=], load [?account=]);
 - for lab 4 (see `bootcamp.sandbox.lab4_apis`): Auto Scaling notification configurations
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
   version's data, the network interfaces a launch makes deleted with their instance, and a
@@ -45,6 +54,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from pathlib import Path
 from urllib.parse import parse_qs
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -63,10 +73,12 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import dispatch, fidelity, lab4_apis  # noqa: E402
+from bootcamp.sandbox import anonymous, codec, dispatch, fidelity, lab4_apis, state_api  # noqa: E402
+from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402
 from bootcamp.sandbox.faults import Faults, wanted as faults_wanted  # noqa: E402
 from bootcamp.sandbox.keepalive import KeepAliveHandler  # noqa: E402
+from bootcamp.sandbox.store import StateRefused, Store  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -83,17 +95,34 @@ def signed_by(environ) -> tuple[str, str]:
     return found.group(1), found.group(3)
 
 
-def account_of_key(access_key: str) -> str | None:
-    """The account whose IAM issued this key (a user's or an assumed role's), if any."""
+def issued_key(access_key: str):
+    """(account, key) of the account whose IAM issued this key (a user's or an assumed role's), if any."""
     from moto.iam.models import iam_backends
 
     # Only partitions already made: making one loads every AWS managed policy into it,
     # which is why moto's own lookup (all partitions of all accounts) is not used.
     for account_id, account in list(iam_backends.items()):
-        for backend in list(account.values()):
+        for backend in list(dict.values(account)):
             if access_key in backend.access_keys:
-                return account_id
-    return None
+                return account_id, backend.access_keys[access_key]
+    return None, None
+
+
+def account_of_key(access_key: str) -> str | None:
+    """The account whose IAM issued this key, if any."""
+    return issued_key(access_key)[0]
+
+
+def key_refusal(service: str, key: str, issued) -> tuple | None:
+    """AWS's answer to a key it did not issue, or made Inactive, or deleted (None: the key is good),
+    in the calling service's own words (see `fidelity.key_refusal`).
+
+    An access key id of 12 digits is an account's root (the sandbox's convention); any other
+    key must be one the sandbox's IAM issued and that is Active.
+    """
+    if not key or ROOT_KEY.match(key) or (issued is not None and getattr(issued, "status", "Active") == "Active"):
+        return None
+    return error_response(service, *fidelity.key_refusal(service))
 
 
 def error_response(service: str, status: int, code: str, message: str):
@@ -117,21 +146,35 @@ THROTTLE = {"ec2": (503, "RequestLimitExceeded"), "s3": (503, "SlowDown")}
 class Sandbox:
     """WSGI middleware in front of moto: accounts by key, control endpoints, faults."""
 
-    def __init__(self, app):
+    def __init__(self, app, store: Store | None = None, token: str | None = None):
         self.app = app
+        self.store = store or Store(None)
+        self.token = token  # control calls (faults, state, moto-api) must carry it
         self.lock = threading.Lock()
         self.requests: Counter = Counter()
         self.faults = Faults()
         self.apps: list[dict] = []  # {"account", "url", "pid"}: copies of the web app serving here
+        self.store.extension("apps", lambda: [dict(a) for a in self.apps], self._put_apps)
+
+    def _put_apps(self, entries: list[dict]) -> None:
+        with self.lock:
+            self.apps = entries
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if control_token.refused(path, environ, self.token):
+            return self.reply(start_response, 403, "application/json", json.dumps(
+                {"error": f"a control call needs the {control_token.HEADER} header the sandbox wrote to its home"}))
         if path.startswith("/_bootcamp/"):
             return self.control(path, environ, start_response)
         key, service = signed_by(environ)
-        account = key if ROOT_KEY.match(key) else account_of_key(key)
-        if (account is None and AWS_KEY.match(key)) or fidelity.inactive_key(key, account):
-            return self.reply(start_response, *error_response(service, *fidelity.key_refusal(service)))
+        account, issued = (key, None) if ROOT_KEY.match(key) else issued_key(key)
+        if refusal := key_refusal(service, key, issued):
+            return self.reply(start_response, *refusal)
+        if not key:  # anonymous: only what a policy grants everyone
+            account, refusal = anonymous.verdict(environ, error_response)
+            if refusal:
+                return self.reply(start_response, *refusal)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account or DEFAULT_ACCOUNT_ID
         with self.lock:
             self.requests[(environ["HTTP_X_MOTO_ACCOUNT_ID"], service or "unsigned")] += 1
@@ -143,7 +186,7 @@ class Sandbox:
             return self.reply(start_response, *error_response(service, status, code, f"injected fault: {code}"))
         if service == "sts" and (why := trust_refusal(environ, key, account)):
             return self.reply(start_response, *error_response(service, 403, "AccessDenied", why))
-        return self.app(environ, start_response)
+        return self.store.serve(self.app, environ, start_response, environ["HTTP_X_MOTO_ACCOUNT_ID"])
 
     def control(self, path, environ, start_response):
         if path == "/_bootcamp/health":
@@ -163,6 +206,8 @@ class Sandbox:
             return self.reply_json(start_response, self.faults.inject(count, code, account))
         if path == "/_bootcamp/apps":
             return self.control_apps(environ, start_response)
+        if path.startswith("/_bootcamp/state"):
+            return self.reply(start_response, *state_api.answer(self.store, path, environ))
         return self.reply(start_response, 404, "application/json", json.dumps({"error": "not found"}))
 
     def control_apps(self, environ, start_response):
@@ -188,13 +233,14 @@ class Sandbox:
             if not remove:
                 self.apps.append(entry)
             found = [dict(a) for a in self.apps if a["account"] == entry["account"]]
+        self.store.extension_changed("apps")
         return self.reply_json(start_response, {"apps": found})
 
     @staticmethod
     def reply(start_response, status, content_type, body):
         reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  405: "Method Not Allowed", 503: "Service Unavailable"}.get(status, "Error")
-        data = body.encode()
+                  405: "Method Not Allowed", 409: "Conflict", 503: "Service Unavailable"}.get(status, "Error")
+        data = body if isinstance(body, bytes) else body.encode()
         start_response(f"{status} {reason}", [("Content-Type", content_type),
                                               ("Content-Length", str(len(data)))])
         return [data]
@@ -461,7 +507,7 @@ def enforce_iam_for_principals() -> None:
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
 
 
-def build_app(speedups: bool = True) -> Sandbox:
+def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     enforce_iam_for_principals()
     keep_inline_policies_as_json()
     block_public_access_by_default()
@@ -471,10 +517,11 @@ def build_app(speedups: bool = True) -> Sandbox:
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
     fidelity.apply()
+    codec.share_aws_managed_policies()
     if not speedups:
-        return Sandbox(DomainDispatcherApplication(create_backend_app))
+        return Sandbox(DomainDispatcherApplication(create_backend_app), store)
     dispatch.remember_action_names()
-    return Sandbox(dispatch.CachedDispatcher(create_backend_app))
+    return Sandbox(dispatch.CachedDispatcher(create_backend_app), store)
 
 
 class _RedactedLog:
@@ -498,10 +545,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=4599, help="TCP port to listen on")
     parser.add_argument("--no-speedups", dest="speedups", action="store_false",
                         help="serve as before bootcamp.sandbox.dispatch and .keepalive (for bench/sandbox_speed.py)")
+    parser.add_argument("--state", type=Path, help="folder of the lasting state (default: memory only)")
+    parser.add_argument("--durability", choices=("async", "sync"), default="async",
+                        help="async: on disk within a fraction of a second; sync: before each answer")
+    parser.add_argument("--fresh", action="store_true", help="set the state aside and start empty")
+    parser.add_argument("--token-file", type=Path, help="write a control token here (mode 0600) and require it")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    store = Store(args.state, args.durability)
+    app = build_app(store, args.speedups)
+    if args.token_file:
+        app.token = control_token.write(args.token_file)
     try:
-        server = make_server(args.host, args.port, build_app(args.speedups), threaded=True,
+        print(f"sandbox: {store.open(args.fresh)}", flush=True)
+    except StateRefused as exc:
+        print(f"sandbox: refused {exc}; nothing was changed: start with --fresh to set the state aside "
+              "and start empty", file=sys.stderr, flush=True)
+        sys.exit(4)
+    try:
+        server = make_server(args.host, args.port, app, threaded=True,
                              request_handler=RequestHandler if args.speedups else PlainRequestHandler)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
@@ -512,6 +574,9 @@ def main(argv: list[str] | None = None) -> None:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
+    store.wait(timeout=30)  # what was answered reaches the disk before the process ends
+    sys.stdout.flush()
+    os._exit(0)  # skip collecting moto's heap at exit, which takes seconds: nothing is left to save
 
 
 if __name__ == "__main__":

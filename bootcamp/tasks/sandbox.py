@@ -11,17 +11,17 @@ from bootcamp.tasks import friendly, settings
 PORT = {"port": "sandbox port (default {sandbox_port})"}
 
 
-@task(help=PORT)
+@task(help={**PORT, "fresh": "set the saved state aside (kept beside it) and start empty"})
 @friendly
-def up(c, port=None):
-    """Start the sandbox in the background (state lives until it stops)."""
-    print(control.up(settings(c, sandbox_port=port)).line())
+def up(c, port=None, fresh=False):
+    """Start the sandbox in the background; it brings back every account as it was."""
+    print(control.up(settings(c, sandbox_port=port), fresh=fresh).line())
 
 
 @task(help=PORT)
 @friendly
 def down(c, port=None):
-    """Stop the sandbox; everything in it is gone."""
+    """Stop the sandbox; its state is kept for the next `sandbox.up`."""
     print(control.down(settings(c, sandbox_port=port)))
 
 
@@ -29,17 +29,37 @@ def down(c, port=None):
 @friendly
 def status(c, port=None):
     """Say whether the sandbox runs; exit 1 when it does not."""
-    current = control.status(settings(c, sandbox_port=port))
+    s = settings(c, sandbox_port=port)
+    current = control.status(s)
     print(current.line())
     if current.state != "running":
+        print(control.saved_state_line(s))
         raise Exit(code=1)
+    print(control.state_line(control.state_status(s)))
 
 
-@task(help=PORT)
+ACCOUNT = {"account": "only this 12-digit account"}
+
+
+@task(help={**PORT, **ACCOUNT})
 @friendly
-def reset(c, port=None):
-    """Empty every account in the sandbox."""
-    print(control.reset(settings(c, sandbox_port=port)))
+def reset(c, port=None, account=None):
+    """Empty every account in the sandbox (or one), in memory and on disk."""
+    print(control.reset(settings(c, sandbox_port=port), account))
+
+
+@task(help={**PORT, **ACCOUNT, "file": "the file to write"})
+@friendly
+def save(c, file, port=None, account=None):
+    """Save the sandbox's state (or one account's) to FILE, e.g. to hand out the start of a lab."""
+    print(control.save(settings(c, sandbox_port=port), file, account))
+
+
+@task(help={**PORT, "account": "put the file's one account into this 12-digit account", "file": "a saved state"})
+@friendly
+def load(c, file, port=None, account=None):
+    """Load a saved state: its accounts replace theirs (or its one account becomes --account)."""
+    print(control.load(settings(c, sandbox_port=port), file, account))
 
 
 @task(help={**PORT, "region": "region to export (default {sandbox_region})",
