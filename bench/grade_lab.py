@@ -4,8 +4,12 @@
 
 Starts its own sandbox on a free port (its own BOOTCAMP_HOME), runs lab.start N in a fresh
 account, then times the grade as a learner runs it (a new process each time) and in-process
-(the library call, as class grading and tests use it). API calls are counted by the sandbox
-itself, per service, so nothing in the measured process is instrumented.
+(the library call, as class grading and tests use it). Each `invoke lab.grade` run is paired
+with a run of `python -c "import boto3"` just before it (the same interpreter, alternating), and
+the ratio of the medians is printed: the machine's load changes both alike, so the ratio is the
+figure to compare across machines and runs (the target is at most 2.5 on a solved lab).
+API calls are counted by the sandbox itself, per service, so nothing in the measured process is
+instrumented.
 """
 
 from __future__ import annotations
@@ -68,8 +72,9 @@ def grade_twice(lab, settings: Settings, target, runs: int) -> None:
         before = calls(settings)
         grading.grade(lab, make_target(settings), home)
         per_grade = calls(settings) - before
-        cli, inproc = [], []
+        cli, baseline, inproc = [], [], []
         for _ in range(runs):
+            baseline.append(timed([sys.executable, "-c", "import boto3"], env))
             t = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "invoke", "lab.grade", lab.id], cwd=ROOT, env=env,
                                   capture_output=True)
@@ -78,10 +83,18 @@ def grade_twice(lab, settings: Settings, target, runs: int) -> None:
             t = time.perf_counter()
             grading.grade(lab, make_target(settings), home)
             inproc.append(time.perf_counter() - t)
+        ratio = statistics.median(cli) / statistics.median(baseline)
         print(f"lab {lab.id}, {state}: `invoke lab.grade {lab.id}` median {statistics.median(cli):.2f} s "
-              f"(min {min(cli):.2f}); in-process grade median {statistics.median(inproc):.3f} s "
+              f"(min {min(cli):.2f}), `python -c \"import boto3\"` median {statistics.median(baseline):.2f} s, "
+              f"ratio {ratio:.1f}; in-process grade median {statistics.median(inproc):.3f} s "
               f"(min {min(inproc):.3f}); {sum(per_grade.values())} API calls per grade "
               f"({', '.join(f'{s} {n}' for s, n in sorted(per_grade.items()))}); {runs} runs")
+
+
+def timed(command: list[str], env: dict) -> float:
+    t = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=True)
+    return time.perf_counter() - t
 
 
 if __name__ == "__main__":

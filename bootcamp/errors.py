@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import botocore.exceptions as bx
-
 
 class BootcampError(Exception):
     """A problem with the input or the environment, said in one actionable line."""
@@ -51,6 +49,8 @@ BAD_KEY_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "AuthFai
 
 def explain(exc: BaseException, where: str = "") -> str | None:
     """One line for an AWS or network failure, or None when it is not one we can explain."""
+    import botocore.exceptions as bx  # here, so a task that makes no AWS call never loads botocore
+
     at = f" at {where}" if where else ""
     if isinstance(exc, bx.NoCredentialsError):
         return ("no AWS credentials found: set AWS_PROFILE (or run `aws configure` / "

@@ -45,7 +45,10 @@ def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en") -> dict
     from graders.plugin import Judgement
 
     judgement = Judgement(lab, inventories, lang)
-    args = [str(lab.grader_file), "-p", "no:cacheprovider", "-p", "no:terminal",
+    # Only the graders' own plugin: loading every installed one (xdist, ...) costs more than the judging,
+    # and unraisableexception runs gc.collect() twice over a heap full of botocore models.
+    args = [str(lab.grader_file), "--disable-plugin-autoload", "-p", "graders.plugin",
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception",
             "-o", "addopts=", "--rootdir", str(lab.grader_file.parent)]
     with contextlib.redirect_stdout(io.StringIO()) as out:
         code = pytest.main(args, plugins=[judgement])

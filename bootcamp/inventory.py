@@ -8,7 +8,9 @@ from typing import Any
 
 import botocore.exceptions as bx
 
+from bootcamp import readonly
 from bootcamp.errors import explain
+from bootcamp.redact import redact
 
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                 "UnauthorizedAccess", "Forbidden", "AuthorizationError"}
@@ -44,7 +46,8 @@ class Inventory:
             self.errors[kind] = describe_refusal(exc)
 
     def to_dict(self) -> dict:
-        return {"meta": self.meta, "data": self.data, "errors": self.errors}
+        """The evidence as every snapshot writes it: secret-shaped values redacted (see bootcamp.redact)."""
+        return redact({"meta": self.meta, "data": self.data, "errors": self.errors})
 
     @classmethod
     def from_dict(cls, payload: dict) -> "Inventory":
@@ -56,7 +59,7 @@ def describe_refusal(exc: bx.ClientError) -> str:
     code = error.get("Code", "")
     if code in DENIED_CODES:
         found = ACTION_IN_MESSAGE.search(error.get("Message", ""))
-        action = found.group(1) if found else exc.operation_name
+        action = found.group(1) if found else readonly.asked_action(error) or exc.operation_name
         return f"access denied: the grading identity needs {action}"
     explained = explain(exc)
     if explained:

@@ -9,13 +9,18 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from jinja2 import Environment, StrictUndefined
-
 from bootcamp.errors import UnknownLab
-from bootcamp.targets import LOCALSTACK_MISSING
+from bootcamp.settings import LOCALSTACK_MISSING
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
-_text_env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@cache
+def _text_env():
+    """Jinja2, loaded only when a text has placeholders to fill (`lab.list` needs none)."""
+    from jinja2 import Environment, StrictUndefined
+
+    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Text:
 
     def __call__(self, lang: str = "en", **facts) -> str:
         source = self.by_lang.get(lang) or self.by_lang["en"]
-        return _text_env.from_string(source).render(**facts) if facts or "{{" in source else source
+        return _text_env().from_string(source).render(**facts) if facts or "{{" in source else source
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from bootcamp.provision import Context
 from bootcamp.results import PASS, GradeResult
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
+from bootcamp.state import one_at_a_time
 from bootcamp.targets import Target, make_target
 
 ACTIONS = ("start", "solve", "clean")
@@ -39,7 +40,8 @@ def provision(action: str, lab: Lab, target: Target, settings: Settings,
     if action in ("start", "solve"):
         target.confirm_changes(f"lab {lab.id} ({lab.title()})")
     ctx = Context(lab=lab, target=target, owner=settings.owner, home=settings.home, log=log)
-    getattr(lab.provision, action)(ctx)
+    with one_at_a_time(settings.home, target.name, target.account_id, f"`invoke lab.{action} {lab.id}`"):
+        getattr(lab.provision, action)(ctx)
     return ctx
 
 

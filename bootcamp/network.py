@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import botocore.exceptions as bx
 
 from bootcamp.errors import BootcampError
-from bootcamp.provision import GONE, Context, error_code, name_of, tolerate
+from bootcamp.provision import GONE, Context, error_code, name_of, tag_value, tolerate
 
 VPC_CIDR = "10.0.0.0/16"
 SUBNET_CIDRS = ("10.0.0.0/24", "10.0.1.0/24")
@@ -180,8 +180,58 @@ def _until_profile_usable(ctx: Context, launch, tries: int = 12, pause: float = 
             time.sleep(pause)
 
 
+def blockers(ctx: Context) -> list[str]:
+    """What the learner made inside the lab's VPCs, which would keep them from being deleted."""
+    ec2 = ctx.client("ec2")
+    vpcs = sorted(v["VpcId"] for v in _ours(ctx, ec2.describe_vpcs, "Vpcs"))
+    if not vpcs:
+        return []
+    inside = {"Name": "vpc-id", "Values": vpcs}
+    found = []
+    pages = ec2.get_paginator("describe_instances").paginate(Filters=[inside])
+    for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
+        if instance["State"]["Name"] in GONE or ctx.is_ours(instance.get("Tags")):
+            continue
+        group = tag_value(instance, "aws:autoscaling:groupName")
+        found.append(f"Auto Scaling group {group}" if group else
+                     f"instance {name_of(instance) or instance['InstanceId']} ({instance['InstanceId']})")
+    found += [f"subnet {_label(s, 'SubnetId')}" for s in ec2.describe_subnets(Filters=[inside])["Subnets"]
+              if not ctx.is_ours(s.get("Tags"))]
+    found += [f"security group {g['GroupName']} ({g['GroupId']})"
+              for g in ec2.describe_security_groups(Filters=[inside])["SecurityGroups"]
+              if g["GroupName"] != "default" and not ctx.is_ours(g.get("Tags"))]
+    found += [f"route table {_label(t, 'RouteTableId')}" for t in ec2.describe_route_tables(Filters=[inside])["RouteTables"]
+              if not ctx.is_ours(t.get("Tags")) and not any(a.get("Main") for a in t.get("Associations", []))]
+    found += [f"internet gateway {_label(g, 'InternetGatewayId')}" for g in ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": vpcs}])["InternetGateways"] if not ctx.is_ours(g.get("Tags"))]
+    found += [f"network interface {n['NetworkInterfaceId']}" for n in ec2.describe_network_interfaces(
+        Filters=[inside])["NetworkInterfaces"]
+              if not n.get("Attachment", {}).get("InstanceId") and not n.get("Description", "").startswith("ELB ")
+              and not ctx.is_ours(n.get("TagSet"))]
+    return list(dict.fromkeys(found))
+
+
+def _label(resource: dict, id_key: str) -> str:
+    return f"{name_of(resource)} ({resource[id_key]})" if name_of(resource) else resource[id_key]
+
+
+def refuse_blockers(ctx: Context, found: list[str]) -> None:
+    """Refuse a clean while the learner's own resources use the lab's network, naming them all."""
+    if not found:
+        return
+    one = len(found) == 1
+    raise BootcampError(
+        f"your {' and your '.join(found)} {'uses' if one else 'use'} the lab network, and lab.clean deletes "
+        f"only what the lab tagged: delete {'it' if one else 'them'} first (in the console's VPC and EC2 pages), "
+        f"then run `invoke lab.clean {ctx.lab.id}` again")
+
+
 def clean(ctx: Context) -> None:
-    """Delete the lab's tagged instances and network, dependents first; nothing untagged."""
+    """Delete the lab's tagged instances and network, dependents first; nothing untagged.
+
+    Anything of the learner's inside the network is looked for first: while there is, nothing changes.
+    """
+    refuse_blockers(ctx, blockers(ctx))
     ec2 = ctx.client("ec2")
     instances = [i["InstanceId"] for i in ctx.lab_instances()]
     if instances:

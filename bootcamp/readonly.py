@@ -39,15 +39,30 @@ IAM_ACTION = {
 }
 
 
-def is_read(operation: str, params: dict) -> bool:
-    """A read, or a write asked only as a dry run (EC2 answers DryRunOperation, changes nothing)."""
-    return operation.startswith(READ_PREFIXES) or params.get("DryRun") is True
+# Named like reads, but each hands out credentials: not a read of the account.
+NOT_READS = {("sts", "GetSessionToken"), ("sts", "GetFederationToken")}
+# The writes a grader may ask as a dry run (EC2 then answers DryRunOperation or
+# UnauthorizedOperation and changes nothing): lab 1's step 1.4 asks whether a user may stop
+# the instance. Any other dry run is refused, so a target that ignores DryRun changes nothing.
+DRY_RUNS = {("ec2", "StopInstances")}
+
+
+def is_read(service: str, operation: str, params: dict) -> bool:
+    """A read, or one of the writes graders ask only as a dry run (DRY_RUNS)."""
+    if (service, operation) in NOT_READS:
+        return False
+    if operation.startswith(READ_PREFIXES):
+        return True
+    return params.get("DryRun") is True and (service, operation) in DRY_RUNS
 
 
 def iam_action(service: str, operation: str) -> str | None:
     """The IAM action a call needs ("elbv2", "DescribeLoadBalancers" -> "elasticloadbalancing:...")."""
     name = IAM_ACTION.get((service, operation), operation)
     return f"{IAM_PREFIX.get(service, service)}:{name}" if name else None
+
+
+ACTION_KEY = "BootcampIamAction"  # where a guarded client notes, in an error, the IAM action asked
 
 
 @dataclass(frozen=True)
@@ -101,11 +116,24 @@ def guard(client, borrowed: bool = False) -> None:
     service = client.meta.service_model.service_name
 
     def refuse_writes(params, model, **_):
-        if not is_read(model.name, params):
+        if not is_read(service, model.name, params):
             raise ReadOnlyViolation(
                 f"grading refused {service}:{model.name}: graders only read the account")
         record = _RECORDING.get()
         if record is not None:
             record.add(Call(service, model.name, borrowed))
 
+    def name_the_action(http_response, parsed, model, **_):
+        # A refusal does not always name the permission (S3 says "Access Denied", EC2 often only
+        # "You are not authorized to perform this operation."): say which IAM action was asked.
+        error = parsed.get("Error") if http_response is not None and http_response.status_code >= 300 else None
+        if isinstance(error, dict):
+            error.setdefault(ACTION_KEY, iam_action(service, model.name) or f"{service}:{model.name}")
+
     client.meta.events.register("before-parameter-build", refuse_writes)
+    client.meta.events.register("after-call", name_the_action)
+
+
+def asked_action(error: dict) -> str | None:
+    """The IAM action a guarded client's refused call needed, as `guard` notes it in the error."""
+    return error.get(ACTION_KEY)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from bootcamp.redact import redact_text
+
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 SCHEMA = "aws-bootcamp-labs/grade/v1"
 
@@ -18,6 +20,14 @@ class StepResult:
     message: str = ""
     hint: str = ""
     notes: list[str] = field(default_factory=list)  # warnings and what could not be checked
+
+    def __setattr__(self, name, value):
+        # Every report shows these texts; a message may quote what the learner wrote (user data).
+        if name in ("message", "hint"):
+            value = redact_text(value)
+        elif name == "notes":
+            value = [redact_text(n) for n in value]
+        super().__setattr__(name, value)
 
 
 @dataclass

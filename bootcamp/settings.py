@@ -15,11 +15,19 @@ DEFAULT_REGION = "us-west-2"
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # us-west-2, ap-northeast-2, us-gov-west-1
 DEFAULT_SANDBOX_ACCOUNT = "123456789012"
 LANGS = ("en", "ko")
+# What LocalStack's free edition lacks (lab.list says so without loading boto3).
+LOCALSTACK_MISSING = {
+    "elbv2": "Elastic Load Balancing v2",
+    "autoscaling": "EC2 Auto Scaling",
+    "cloudfront": "CloudFront",
+}
 ENV_VARS = {
     "BOOTCAMP_TARGET": "target", "BOOTCAMP_REGION": "region", "BOOTCAMP_SANDBOX_PORT": "sandbox_port",
     "BOOTCAMP_SANDBOX_ACCOUNT": "sandbox_account", "BOOTCAMP_LANG": "lang",
     "BOOTCAMP_OWNER": "owner", "BOOTCAMP_HOME": "home", "BOOTCAMP_APP_PORT": "app_port",
+    "BOOTCAMP_RETRY_BACKOFF": "retry_backoff",
 }
+MAX_RETRY_BACKOFF = 20.0  # seconds: botocore's own cap on one wait between retries
 
 
 def _default_owner() -> str:
@@ -44,6 +52,7 @@ class Settings:
     owner: str = field(default_factory=_default_owner)
     home: Path = field(default_factory=lambda: Path.home() / ".aws-bootcamp")
     assume_yes: bool = False
+    retry_backoff: float = MAX_RETRY_BACKOFF  # most seconds between retries of a call (0: retry at once, for tests)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -53,6 +62,8 @@ class Settings:
         for name in ("sandbox_port", "app_port"):
             if name in values:
                 values[name] = port_number(values[name], name.replace("_", " "))
+        if "retry_backoff" in values:
+            values["retry_backoff"] = seconds(values["retry_backoff"], "retry back-off (BOOTCAMP_RETRY_BACKOFF)")
         if "home" in values:
             values["home"] = Path(values["home"])
         return cls(**values).checked()
@@ -85,3 +96,16 @@ def port_number(value, what: str = "sandbox port") -> int:
     if not 0 < port < 65536:
         raise BootcampError(f"{what} '{value}' is not a TCP port number (1-65535)")
     return port
+
+
+def seconds(value, what: str) -> float:
+    """A number of seconds from 0 to MAX_RETRY_BACKOFF, or one line saying what to give."""
+    from bootcamp.errors import BootcampError
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= MAX_RETRY_BACKOFF:
+        raise BootcampError(f"{what} '{value}' is not a number of seconds from 0 to {MAX_RETRY_BACKOFF:g}")
+    return number

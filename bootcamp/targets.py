@@ -4,43 +4,151 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
+from collections import OrderedDict
+from contextvars import ContextVar
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import boto3
 import botocore.exceptions as bx
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from bootcamp import readonly
+from bootcamp import readonly, retries
 from bootcamp.errors import BootcampError, CredentialsError, Declined, TargetUnavailable, explain
 from bootcamp.sandbox import control
-from bootcamp.settings import DEFAULT_REGION, Settings
+from bootcamp.settings import DEFAULT_REGION, LOCALSTACK_MISSING, Settings
+
+if TYPE_CHECKING:
+    import boto3
 
 RETRIES = {"mode": "standard", "max_attempts": 5}
 
 
+_SESSION: botocore.session.Session | None = None
+_LOCK = threading.Lock()  # botocore sessions are not thread-safe: clients are made one at a time
+_CLIENTS: OrderedDict[tuple, object] = OrderedDict()
+MAX_CLIENTS = 64  # a test process sees many accounts; a CLI run makes a handful
+
+
+def shared_session() -> botocore.session.Session:
+    """The process's one botocore session: set up once, its loader reads each service model once."""
+    global _SESSION
+    with _LOCK:
+        if _SESSION is None:
+            _SESSION = botocore.session.get_session()
+        return _SESSION
+
+
 def _shared_models() -> botocore.session.Session:
-    """A botocore session sharing one loader, so each service model is read once per process."""
-    global _MODELS
-    if _MODELS is None:
-        _MODELS = botocore.session.get_session()
+    """A botocore session of its own (for boto3.Session, which changes it) with the shared loader."""
     session = botocore.session.get_session()
-    session.register_component("data_loader", _MODELS.get_component("data_loader"))
+    session.register_component("data_loader", shared_session().get_component("data_loader"))
     return session
 
 
-_MODELS: botocore.session.Session | None = None
-FREE_TIER_TYPES = {"t2.micro", "t3.micro"}
+def _config(borrowed: bool) -> Config:
+    if borrowed:  # other identities' probes; one client serves them all, so endpoints follow none
+        return Config(retries=RETRIES, connect_timeout=5, account_id_endpoint_mode="disabled")
+    return Config(retries=RETRIES, connect_timeout=5, read_timeout=60, user_agent_extra="aws-bootcamp-labs")
 
-# What LocalStack's free edition lacks, and what a learner can use instead.
-LOCALSTACK_MISSING = {
-    "elbv2": "Elastic Load Balancing v2",
-    "autoscaling": "EC2 Auto Scaling",
-    "cloudfront": "CloudFront",
-}
-INSTEAD = "use --target embedded (the default sandbox) or --target aws"
+
+def signed_client(service: str, region: str, endpoint: str | None, credentials: tuple[str, ...],
+                  guard: bool, backoff: float):
+    """A client signed with explicit credentials, made once per service, place and credentials.
+
+    Making a client costs tens of milliseconds (botocore generates its class and its service
+    model's shapes for each one), so the process keeps them. guard: refuse writes (readonly.guard).
+    """
+    key, secret, *token = credentials
+    cache_key = (service, region, endpoint, key, secret, token[0] if token else None, guard, backoff)
+    return _cached(cache_key, lambda session: session.create_client(
+        service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key,
+        aws_secret_access_key=secret, aws_session_token=token[0] if token else None,
+        config=_config(False)), guard, borrowed=False, backoff=backoff)
+
+
+def _cached(cache_key: tuple, make, guard: bool, borrowed: bool, backoff: float):
+    session = shared_session()
+    with _LOCK:
+        if cache_key in _CLIENTS:
+            _CLIENTS.move_to_end(cache_key)
+            return _CLIENTS[cache_key]
+        client = make(session)
+        # borrowed: one client for every identity, so each identity retries from a budget of its own
+        retries.install(client, backoff, _signing_key if borrowed else lambda: "")
+        if guard:
+            readonly.guard(client, borrowed=borrowed)
+        _CLIENTS[cache_key] = client
+        while len(_CLIENTS) > MAX_CLIENTS:
+            _CLIENTS.popitem(last=False)
+        return client
+
+
+_SIGNING_AS: ContextVar[ReadOnlyCredentials | None] = ContextVar("bootcamp_signing_as", default=None)
+
+
+class _CallersIdentity(Credentials):
+    """Whichever identity the running SignedAs call is made as (read when the request is signed)."""
+
+    def __init__(self):
+        super().__init__("unset", "unset")
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        current = _SIGNING_AS.get()
+        if current is None:
+            raise RuntimeError("a borrowed client was called outside SignedAs")
+        return current
+
+
+def _signing_key() -> str:
+    current = _SIGNING_AS.get()
+    return current.access_key if current is not None else ""
+
+
+def borrowed_client(service: str, region: str, endpoint: str | None, guard: bool, backoff: float):
+    """One client per service for every other identity (IAM users' keys), each call signed as its caller."""
+    def make(session):
+        client = session.create_client(service, region_name=region, endpoint_url=endpoint,
+                                       aws_access_key_id="unset", aws_secret_access_key="unset",
+                                       config=_config(True))
+        client._request_signer._credentials = _CallersIdentity()  # as the class's shared clients do
+        return client
+
+    return _cached(("borrowed", service, region, endpoint, guard, backoff), make, guard, borrowed=True,
+                   backoff=backoff)
+
+
+class SignedAs:
+    """A shared client seen as one identity: every API call made through it is signed with its keys.
+
+    Only direct calls are signed so (paginators and waiters call the client later, outside).
+    """
+
+    def __init__(self, client, access_key: str, secret_key: str):
+        self._client = client
+        self._credentials = ReadOnlyCredentials(access_key, secret_key, None)
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+        if name.startswith("_") or name in ("get_paginator", "get_waiter") or not callable(method):
+            return method
+
+        def signed(*args, **kwargs):
+            token = _SIGNING_AS.set(self._credentials)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _SIGNING_AS.reset(token)
+
+        return signed
+
+
+FREE_TIER_TYPES = {"t2.micro", "t3.micro"}
+INSTEAD = "use --target embedded (the default sandbox) or --target aws"  # instead of what LocalStack lacks
 # One cheap read per service, to see that it answers before a lab relies on it.
 READINESS = {
     "iam": ("list_users", {"MaxItems": 1}), "sts": ("get_caller_identity", {}),
@@ -70,29 +178,32 @@ class Target:
     def endpoint(self, service: str) -> str | None:
         return None
 
+    def credentials(self) -> tuple[str, ...] | None:
+        """Explicit (key, secret[, token]) this target signs with, or None for its session's own."""
+        return None
+
     def client(self, service: str, readonly_guard: bool = False):
         """A client with standard retries; with readonly_guard it refuses every write."""
         key = (service, readonly_guard)
         if key not in self._clients:
-            config = Config(retries=RETRIES, connect_timeout=5, read_timeout=60,
-                            user_agent_extra="aws-bootcamp-labs")
-            client = self.session().client(service, region_name=self.region,
-                                           endpoint_url=self.endpoint(service), config=config)
-            if readonly_guard:
-                readonly.guard(client)
+            backoff = self.settings.retry_backoff
+            if self.credentials():
+                client = signed_client(service, self.region, self.endpoint(service), self.credentials(),
+                                       readonly_guard, backoff)
+            else:
+                client = self.session().client(service, region_name=self.region,
+                                               endpoint_url=self.endpoint(service), config=_config(False))
+                retries.install(client, backoff)
+                if readonly_guard:
+                    readonly.guard(client)
             self._clients[key] = client
         return self._clients[key]
 
     def client_as(self, service: str, access_key: str, secret_key: str, readonly_guard: bool = True):
-        """A client signed by other credentials (an IAM user's), never cached."""
-        session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                                region_name=self.region, botocore_session=_shared_models())
-        client = session.client(service, endpoint_url=self.endpoint(service),
-                                aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                                config=Config(retries=RETRIES, connect_timeout=5))
-        if readonly_guard:
-            readonly.guard(client, borrowed=True)
-        return client
+        """A client signed by other credentials (an IAM user's); one is shared by every such identity."""
+        client = borrowed_client(service, self.region, self.endpoint(service), readonly_guard,
+                                 self.settings.retry_backoff)
+        return SignedAs(client, access_key, secret_key)
 
     @cached_property
     def account_id(self) -> str:
@@ -126,10 +237,15 @@ class EmbeddedTarget(Target):
 
     def __init__(self, settings: Settings, credentials: tuple[str, ...] | None = None):
         super().__init__(settings)
-        self.credentials = credentials
+        self._credentials = credentials
+
+    def credentials(self) -> tuple[str, ...]:
+        return tuple(self._credentials or (self.settings.sandbox_account, control.SECRET))
 
     def session(self) -> boto3.Session:
-        key, secret, *token = self.credentials or (self.settings.sandbox_account, control.SECRET)
+        import boto3  # only for what needs a boto3 session: clients come from shared_session()
+
+        key, secret, *token = self.credentials()
         return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
                              aws_session_token=token[0] if token else None,
                              region_name=self.region, botocore_session=_shared_models())
@@ -139,7 +255,7 @@ class EmbeddedTarget(Target):
 
     @cached_property
     def account_id(self) -> str:
-        if self.credentials:
+        if self._credentials:
             return self.client("sts").get_caller_identity()["Account"]
         return self.settings.sandbox_account
 
@@ -218,8 +334,11 @@ class AwsTarget(Target):
 
     @cached_property
     def _session(self) -> boto3.Session:
+        import boto3
+
         try:
-            return boto3.Session(profile_name=self.settings.profile, region_name=self.settings.region)
+            return boto3.Session(profile_name=self.settings.profile, region_name=self.settings.region,
+                                 botocore_session=_shared_models())
         except bx.ProfileNotFound as exc:
             raise CredentialsError(explain(exc)) from None
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler
 from wsgiref.util import setup_testing_defaults
@@ -30,11 +31,14 @@ from bootcamp import approle
 from bootcamp.errors import BootcampError
 from bootcamp.provision import error_code
 from bootcamp.sandbox import control
+from bootcamp.sandbox.control import local_http
 from bootcamp.settings import Settings
-from bootcamp.state import LabState
-from employee_directory.__main__ import ThreadingServer, serve
+from bootcamp.state import LabState, app_settings_file
 from employee_directory.config import AppConfig
-from employee_directory.web import App
+
+if TYPE_CHECKING:  # the app itself (and boto3 with it) is loaded only to serve it: a grade only asks
+    from employee_directory.__main__ import ThreadingServer
+    from employee_directory.web import App
 
 BUCKET_LABS = ("4", "3")  # the labs whose saved state may name the photo bucket, latest first
 ASK_TIMEOUT = 5.0
@@ -43,12 +47,7 @@ ANSWER_LIMIT = 1 << 20  # a directory of a few thousand employees
 
 def settings_file(settings: Settings, target) -> Path:
     """Where the app run here keeps the bucket saved on its settings page, per target and account."""
-    return settings.home / "app" / f"{target.name}-{target.account_id}.json"
-
-
-def saved_bucket(path: Path) -> str | None:
-    """The bucket saved on the settings page of the app that keeps its settings at path."""
-    return AppConfig(settings_file=str(path)).bucket_choice()[0]
+    return app_settings_file(settings.home, target.name, target.account_id)
 
 
 def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, str]:
@@ -94,9 +93,19 @@ def identity(config: AppConfig, target) -> str:
     return "LocalStack's test keys" if target.name == "localstack" else "your AWS credentials"
 
 
+def local_app(settings: Settings, target) -> App:
+    """The app as a WSGI callable here (not served), e.g. to send it a form as lab.solve does."""
+    from employee_directory.web import App
+
+    return App(app_config(settings, target))
+
+
 def app_config(settings: Settings, target, bucket: str | None = None) -> AppConfig:
+    """The app's settings here; a bucket given (`app.run --bucket`) wins over one saved on its settings page."""
     config = AppConfig.from_env(app_env(settings, target, bucket))
     os.makedirs(os.path.dirname(config.settings_file), exist_ok=True)
+    if bucket:  # the learner's latest word: the page may choose again while this copy runs
+        Path(config.settings_file).unlink(missing_ok=True)
     return config
 
 
@@ -118,7 +127,7 @@ def announce(settings: Settings, target, url: str) -> None:
     """Say where this copy of the app serves the account, so a grade can ask it."""
     account = target.account_id
     if target.name == "embedded":
-        control.register_app(settings, account, url, os.getpid())
+        control.register_app(settings, account, url, os.getpid(), getattr(target, "credentials", None))
     elif target.name == "localstack":
         path = _beacon(settings.home, target.name, account)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +138,7 @@ def announce(settings: Settings, target, url: str) -> None:
 def withdraw(settings: Settings, target, url: str) -> None:
     account = target.account_id
     if target.name == "embedded":
-        control.unregister_app(settings, account, url)
+        control.unregister_app(settings, account, url, getattr(target, "credentials", None))
     elif target.name == "localstack":
         path = _beacon(settings.home, target.name, account)
         left = [a for a in _read_beacon(path) if a["url"] != url]
@@ -140,12 +149,15 @@ def withdraw(settings: Settings, target, url: str) -> None:
 
 
 def announced(target, home: Path | None) -> list[str]:
-    """The URLs where copies of the app run here for the target's account (none on aws)."""
+    """The URLs where copies of the app run here for the target's account (none on aws); only
+    http:// addresses on this machine are asked, whatever a registry or a beacon file says."""
     if target.name == "embedded":
-        return [a["url"] for a in control.registered_apps(target.settings, target.account_id)]
-    if target.name == "localstack" and home is not None:
-        return [a["url"] for a in _read_beacon(_beacon(home, target.name, target.account_id))]
-    return []
+        found = control.registered_apps(target.settings, target.account_id)
+    elif target.name == "localstack" and home is not None:
+        found = _read_beacon(_beacon(home, target.name, target.account_id))
+    else:
+        found = []
+    return [a["url"] for a in found if local_http(a["url"])]
 
 
 # --- serving the app here --------------------------------------------------------------------
@@ -161,6 +173,9 @@ class Served:
 def serving(settings: Settings, target, host: str = "127.0.0.1", port: int = 8080,
             bucket: str | None = None) -> Iterator[Served]:
     """The app bound to host:port (0: any free port) and announced; the caller runs its loop."""
+    from employee_directory.__main__ import serve
+    from employee_directory.web import App
+
     config = app_config(settings, target, bucket)
     try:
         server = serve(App(config), host, int(port))

@@ -179,14 +179,16 @@ def test_public_route_for_both_subnets(lab, vpc):
     if not subnets:
         fail("no_subnets")
     routed = [t for t in lab.inventory["route_tables"] if t["vpc"] == vpc["id"] and routes_to_igw(t)]
+    igw = next((g["id"] for g in lab.kind("internet_gateways") if vpc["id"] in g["attached"]), "<igw-id>")
     problems = Problems()
     for subnet in subnets:
         table = lab.route_table_of(subnet)
         if table is None or not routes_to_igw(table):
+            # The fix is one: associate with the table that has the route, or give the route to this one.
             useful = routed[0] if routed else table
             problems.add("no_route", subnet=f"{label(subnet)} {subnet['cidr']}",
                          table=label(table) if table else "none", routed=label(routed[0]) if routed else "",
-                         table_id=(useful or {}).get("id", "<rtb-id>"), subnet_id=subnet["id"])
+                         table_id=(useful or {}).get("id", "<rtb-id>"), subnet_id=subnet["id"], igw_id=igw)
     problems.check()
 
 

@@ -250,6 +250,8 @@ def test_employees_added_through_the_app(lab, table):
     if not made:
         if unusable_key(table):
             fail("table_unusable", **unusable_key(table))
+        if app_has_no_bucket(lab.inventory["app"]):
+            fail("app_no_bucket_yet")
         fail("no_app_items", count=len(items))
     bucket = lab.bucket
     keys = {o["key"] for o in bucket["objects"]} if bucket else set()
@@ -264,6 +266,12 @@ def test_employees_added_through_the_app(lab, table):
         elif text(item, "photo") not in keys:
             problems.add("photo_missing", item=label, photo=text(item, "photo"), bucket=bucket["name"])
     problems.check()
+
+
+def app_has_no_bucket(app: dict) -> bool:
+    """Every copy of the app that answered says it has no bucket (so it cannot save a photo)."""
+    answered = [a for a in app["answers"] if a["settings"]]
+    return bool(answered) and not any(a["settings"]["bucket"].get("name") for a in answered)
 
 
 def ident(item: dict) -> str:

@@ -21,6 +21,11 @@ from bootcamp.targets import make_target
 ROOT = Path(__file__).resolve().parent.parent
 _accounts = itertools.count(1)
 
+# Each pytest-xdist worker picks ports from a block of its own (below the kernel's ephemeral
+# range), so workers never race for one; see control.free_port.
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+os.environ[control.PORT_RANGE_VARIABLE] = f"{20000 + 1000 * (_worker % 12)}-{20999 + 1000 * (_worker % 12)}"
+
 
 @pytest.fixture(scope="session")
 def sandbox_home(tmp_path_factory) -> Path:
@@ -45,6 +50,11 @@ def settings(sandbox, worker_prefix) -> Settings:
 @pytest.fixture(scope="session")
 def worker_prefix() -> str:
     return f"{os.getpid() % 10000:04d}"
+
+
+def another_account(settings: Settings) -> Settings:
+    """The same home, sandbox and worker, in a second fresh account (for what must stay apart)."""
+    return settings.but(sandbox_account=f"{settings.sandbox_account[:4]}{next(_accounts):08d}")
 
 
 @pytest.fixture
@@ -124,3 +134,14 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
             "BOOTCAMP_SANDBOX_ACCOUNT": settings.sandbox_account, "BOOTCAMP_TARGET": "embedded",
             "AWS_ENDPOINT_URL": control.endpoint(settings), "AWS_ACCESS_KEY_ID": settings.sandbox_account,
             "AWS_SECRET_ACCESS_KEY": control.SECRET, "AWS_DEFAULT_REGION": "us-west-2"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that share a module-scoped fixture (the class of 52, the grader-role recordings) run on
+    one worker, so that fixture is built once per run, not once per worker (`--dist loadgroup`)."""
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        shared = defs and any(d.scope in ("module", "package") for fixture in defs.name2fixturedefs.values()
+                              for d in fixture)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -21,13 +21,14 @@ import boto3
 import pytest
 
 import employee_directory
+from bootcamp import webapp
 from bootcamp.sandbox import control
 from bootcamp.state import LabState
 from bootcamp.targets import make_target
 from bootcamp.webapp import app_env
 from app_support import Client, FakeImds, clean_env, multipart, py39_problems, running
 from bootcamp.sandbox.control import free_port
-from conftest import ROOT, run_invoke, sandbox_env
+from conftest import ROOT, LabDriver, run_invoke, sandbox_env
 from employee_directory import instance
 from employee_directory.__main__ import serve
 from employee_directory.config import AppConfig, bucket_problem
@@ -494,6 +495,20 @@ def test_app_run_takes_the_bucket_from_the_option_the_env_or_the_labs(settings, 
     env = app_env(settings, target, "option-bucket")
     assert env["PHOTOS_BUCKET"] == "option-bucket" and env["AWS_ACCESS_KEY_ID"] == settings.sandbox_account
     assert env["SETTINGS_FILE"].startswith(str(settings.home))
+
+
+def test_app_run_bucket_wins_over_the_saved_one_and_lab_clean_forgets_what_the_app_saved(settings):
+    target = make_target(settings)
+    saved = webapp.settings_file(settings, target)
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    AppConfig(settings_file=str(saved)).save_bucket("employee-photo-bucket-zz-0001")  # on the settings page
+    with webapp.serving(settings, target, port=0, bucket="employee-photo-bucket-zz-0002") as app, \
+            webapp.in_background(app):
+        assert Client(app.url).get("/api/settings").json()["bucket"]["name"] == "employee-photo-bucket-zz-0002"
+        Client(app.url).post("/settings", {"bucket": "employee-photo-bucket-zz-0003"})  # the page chooses again
+        assert Client(app.url).get("/api/settings").json()["bucket"]["name"] == "employee-photo-bucket-zz-0003"
+    LabDriver("3", settings).run("clean")
+    assert not saved.exists()
 
 
 def test_app_run_refuses_a_busy_port_in_one_line(settings):

@@ -9,7 +9,7 @@ import pytest
 from bootcamp import grading
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
-from bootcamp.targets import AwsTarget, EmbeddedTarget
+from bootcamp.targets import AwsTarget, EmbeddedTarget, make_target
 from bootcamp.errors import BootcampError, Declined
 from bootcamp.sandbox.control import free_port
 from conftest import run_invoke, sandbox_env
@@ -25,9 +25,9 @@ def one_line_error(result, *fragments: str) -> str:
 
 
 @pytest.fixture
-def clear_faults(sandbox):
+def clear_faults(settings):
     yield
-    control.inject_faults(sandbox, 0)
+    control.inject_faults(settings, 0, account=settings.sandbox_account)
 
 
 def test_unknown_lab(settings):
@@ -139,17 +139,18 @@ def test_aws_asks_before_creating_and_yes_skips_the_question(capsys):
 
 def test_throttling_is_retried(lab1, clear_faults):
     lab1.run("start")
-    control.inject_faults(lab1.settings, 2)
+    lab1.target = make_target(lab1.settings.but(retry_backoff=0))  # botocore's back-off, without the waits
+    control.inject_faults(lab1.settings, 2, account=lab1.settings.sandbox_account)
     assert lab1.failing() == {"1.1", "1.2", "1.3", "1.4"}
 
 
 def test_throttling_that_lasts_gets_one_line_and_loses_nothing(settings, clear_faults):
-    env = sandbox_env(settings)
+    env = {**sandbox_env(settings), "BOOTCAMP_RETRY_BACKOFF": "0"}  # the retries, without the waits
     assert run_invoke("lab.start", "1", env=env).returncode == 0
-    control.inject_faults(settings, 40)
+    control.inject_faults(settings, 40, account=settings.sandbox_account)
     one_line_error(run_invoke("lab.grade", "1", env=env), "throttling", "after the standard retries",
                    "nothing was lost")
-    control.inject_faults(settings, 0)
+    control.inject_faults(settings, 0, account=settings.sandbox_account)
     assert run_invoke("lab.solve", "1", env=env).returncode == 0
     assert run_invoke("lab.grade", "1", env=env).returncode == 0
 
@@ -157,8 +158,13 @@ def test_throttling_that_lasts_gets_one_line_and_loses_nothing(settings, clear_f
 def test_expired_credentials(settings, clear_faults):
     env = sandbox_env(settings)
     assert run_invoke("lab.start", "1", env=env).returncode == 0
-    control.inject_faults(settings, 40, "ExpiredToken")
+    control.inject_faults(settings, 40, "ExpiredToken", account=settings.sandbox_account)
     one_line_error(run_invoke("lab.grade", "1", env=env), "credentials have expired")
+
+
+def test_a_bad_retry_back_off_is_one_line(settings):
+    env = {**sandbox_env(settings), "BOOTCAMP_RETRY_BACKOFF": "soon"}
+    one_line_error(run_invoke("lab.grade", "1", env=env), "retry back-off", "'soon'", "from 0 to 20")
 
 
 def test_access_denied_for_the_grader_is_an_error_naming_the_permission(lab1):

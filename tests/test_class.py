@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import jsonschema
 import pytest
 
 from bootcamp.classroom import merge, roster, run
-from bootcamp.classroom.outputs import strip_secrets
+from bootcamp.redact import redact as strip_secrets
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import get_lab
 from bootcamp.targets import make_target
@@ -151,6 +152,30 @@ def test_html_report_shows_pass_rates_per_step(graded):
     assert html.count('<tr id="learner-') == CLASS_SIZE + 1
 
 
+def test_html_report_shows_reasons_run_and_who_never_started(graded):
+    _, out = graded
+    html = (out / "report.html").read_text()
+    visible = re.sub(r'title="[^"]*"', "", html)  # a tooltip is not on the page, nor in print
+    reasons = visible.split('<table id="reasons">')[1].split("</table>")[0]
+    s002 = [row for row in reasons.split("<tr") if "<td>s002</td>" in row]
+    assert len(s002) == 1 and "<td>2.5</td>" in s002[0] and "no inbound rule for TCP 80" in s002[0]
+    assert "<td>s001</td><td>all</td>" in reasons  # untouched: one line, not seven
+    run_line = visible.split('<p id="run">')[1].split("</p>")[0]
+    assert re.search(r"Graded <time>\d{4}-\d\d-\d\d \d\d:\d\d UTC</time> on target embedded, region us-west-2", run_line)
+    assert "(13 not started)" in run_line
+    learners = {row.split("</td>")[0].split(">")[-1]: row for row in visible.split('<tr id="learner-')[1:]}
+    assert "not started" in learners["s001"] and "not started" not in learners["s002"]
+
+
+def test_summary_marks_the_hardest_step_as_the_html_report_does(graded):
+    _, out = graded
+    html, summary = (out / "report.html").read_text(), (out / "summary.md").read_text()
+    [hardest] = re.findall(r'<tr id="step-([\d.]+)" class="hardest">', html)
+    bold = [line for line in summary.splitlines() if line.startswith("| **")]
+    assert len(bold) == 1 and bold[0].startswith(f"| **{hardest}** |")
+    assert re.search(r"^Graded .* on target embedded, region us-west-2\.$", summary, re.M)
+
+
 def test_a_snapshot_regrades_offline_to_the_same_result(graded, tmp_path):
     result, out = graded
     snapshot = out / "learners" / "s002" / "snapshot.json"
@@ -176,6 +201,8 @@ def comparable(folder: Path) -> dict:
             data = json.loads(text)
             data.pop("shard")
             text = json.dumps(data, sort_keys=True)
+        elif path.name in ("report.html", "summary.md"):  # when it was graded
+            text = re.sub(r"<time>.*?</time>|^Graded \S+ \S+ UTC", "", text, flags=re.M)
         elif path.name == "junit.xml":
             root = ET.fromstring(text)
             for suite in root.iter("testsuite"):

@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import awscli_server
 from conftest import ROOT, LabDriver, run_invoke, sandbox_env
 
 from bootcamp.guide import GUIDE_FILE, GuideError, anchor, guide_text, problems, render_guide, runnable_blocks
@@ -148,18 +149,27 @@ def test_an_unreachable_target_gives_placeholders(tmp_path, monkeypatch):
 
 # --- the guide is proven: its commands make every step pass ------------------------------------
 
-def replay(blocks: list[str], settings, work: Path) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="session")
+def aws_cli(tmp_path_factory):
+    """The venv's AWS CLI, loaded once and forked for every command (see tests/awscli_server.py)."""
+    assert (VENV_BIN / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
+    with awscli_server.running(tmp_path_factory.mktemp("aws-cli")) as client:
+        yield client
+
+
+def replay(blocks: list[str], settings, work: Path, aws_cli: Path) -> subprocess.CompletedProcess:
     """A learner's shell: one bash running the blocks in order, plain `aws` and `invoke` on PATH.
 
     A learner types `invoke ...` in the project folder, where invoke finds tasks.py. The replay
     runs in a scratch folder instead, so files the commands write (user-data.sh) stay out of the
-    checkout; its `invoke` is the venv's, told where the project is (`--search-root`).
+    checkout; its `invoke` is the venv's, told where the project is (`--search-root`). Its `aws`
+    is the real AWS CLI, forked from one loaded copy (`aws_cli`) instead of started anew each time.
     """
-    assert (VENV_BIN / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
     shim = work / "bin" / "invoke"
     shim.parent.mkdir()
     shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "invoke"}" --search-root "{ROOT}" "$@"\n')
     shim.chmod(0o755)
+    (shim.parent / "aws").symlink_to(aws_cli)
     env = {**sandbox_env(settings), "BOOTCAMP_OWNER": settings.owner, "HOME": str(work), "LANG": "C.UTF-8",
            "PATH": os.pathsep.join([str(shim.parent), str(VENV_BIN), "/usr/bin", "/bin"]),
            "AWS_EC2_METADATA_DISABLED": "true"}
@@ -168,7 +178,7 @@ def replay(blocks: list[str], settings, work: Path) -> subprocess.CompletedProce
 
 
 @pytest.mark.parametrize("lab", LABS, **BY_LAB)
-def test_guide_commands_make_every_step_pass(lab, settings, tmp_path):
+def test_guide_commands_make_every_step_pass(lab, settings, tmp_path, aws_cli):
     settings = settings.but(app_port=control.free_port())  # lab 3's guide serves the app in the background
     driver = LabDriver(lab.id, settings)
     driver.run("start")
@@ -177,7 +187,7 @@ def test_guide_commands_make_every_step_pass(lab, settings, tmp_path):
     blocks = runnable_blocks(render_guide(lab, "en", "md", values))
     assert blocks == runnable_blocks(render_guide(lab, "ko", "md", values)), "commands must not depend on the language"
     try:
-        shell = replay(blocks, settings, tmp_path)
+        shell = replay(blocks, settings, tmp_path, aws_cli)
         failing = [f"{s.id} {s.status}: {s.message}" for s in driver.grade().steps if s.status != PASS]
     finally:
         for app in control.registered_apps(settings, settings.sandbox_account):
@@ -264,6 +274,52 @@ def test_html_guide_shows_every_step_in_a_browser(lab, lang, settings, tmp_path)
         assert step.id in section and step.title(lang) in section, f"step {step.id} is not shown in {lang}"
         assert " ".join(step.hint(lang).replace("`", "").split()) in section
     assert dom.bash_blocks == len(runnable_blocks(render_guide(lab, lang, "md", values)))
+    assert "**" not in prose(shown.stdout), "emphasis left unrendered"
+
+
+def prose(html: str) -> str:
+    """A page's text outside code blocks (where `**` could only be a learner's command)."""
+    return unescape(re.sub(r"<[^>]+>", "", re.sub(r"<pre\b.*?</pre>", "", html, flags=re.S)))
+
+
+@pytest.mark.parametrize("lab", LABS, **BY_LAB)
+def test_emphasis_renders_in_both_languages(lab):
+    """CommonMark closes ** only where its flanking rules allow: `**정상(Healthy)**이` stays literal."""
+    for lang in LANGS:
+        page = render_guide(lab, lang, "html", sample_values("embedded"))
+        left = [line for line in prose(page).splitlines() if "**" in line]
+        assert left == [], f"lab {lab.id} {lang}: literal ** in {left}"
+
+
+# Draws Hangul and a code point no font has (U+0378) in the guide's own font stack: without a
+# Korean font every one of them is the same missing-glyph box.
+FONT_PROBE = """<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8"><style>body {{ font-family: {fonts}; }}</style>
+</head><body><pre id="probe"></pre><script>
+const canvas = document.createElement("canvas"); canvas.width = canvas.height = 64;
+const ctx = canvas.getContext("2d", {{willReadFrequently: true}});
+ctx.font = "48px " + getComputedStyle(document.body).fontFamily;
+const drawn = ch => {{ ctx.clearRect(0, 0, 64, 64); ctx.fillText(ch, 4, 52);
+                       return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(","); }};
+const missing = drawn("\u0378"), han = drawn("한"), geul = drawn("글");
+document.getElementById("probe").textContent = JSON.stringify(
+  {{hangul_drawn: han !== missing && geul !== missing && han !== geul, ink: han !== drawn(" ")}});
+</script></body></html>"""
+
+
+def test_a_korean_guide_draws_hangul_in_a_browser(settings, tmp_path):
+    browser = chromium()
+    guide_page = render_guide(get_lab("1"), "ko", "html", learner_values(settings, get_lab("1"))[0])
+    fonts = re.search(r"body \{ font-family: ([^;]+);", guide_page).group(1)
+    page = tmp_path / "probe.html"
+    page.write_text(FONT_PROBE.format(fonts=fonts), encoding="utf-8")
+    shown = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    probe = json.loads(unescape(re.search(r'<pre id="probe">(.*?)</pre>', shown.stdout, re.S).group(1)))
+    assert probe == {"hangul_drawn": True, "ink": True}, \
+        "Hangul is drawn as missing-glyph boxes: install a Korean font (Debian fonts-nanum or fonts-noto-cjk)"
 
 
 # --- `invoke lab.guide` -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from bootcamp.errors import BootcampError
 from bootcamp.results import FAIL, PASS
+from bootcamp.state import one_at_a_time
 
 ALL = {"1.1", "1.2", "1.3", "1.4"}
 
@@ -159,3 +160,38 @@ def test_solve_stops_the_instance_as_user_3(lab1):
     lab1.run("start")
     lab1.run("solve")
     assert any(line.endswith("stopped as user-3") for line in lab1.log)
+
+
+def test_a_start_that_fails_or_lost_the_passwords_leaves_none_unknown(lab1):
+    iam, state = lab1.client("iam"), lab1.context().state
+    blocked = state.path.with_suffix(".tmp")  # the state cannot be written (as in an unwritable home)
+    blocked.mkdir(parents=True)
+    with pytest.raises(OSError):
+        lab1.run("start")
+    assert [u for u in ("user-1", "user-2", "user-3") if profile_of(iam, u)] == []  # no password made unsaved
+    blocked.rmdir()
+    lab1.run("start")
+    assert sorted(state.load()["passwords"]) == ["user-1", "user-2", "user-3"]
+
+    state.update(passwords={})  # as a start of an older version, stopped after making the passwords, left it
+    lab1.run("start")
+    assert sorted(state.load()["passwords"]) == ["user-1", "user-2", "user-3"]
+    assert "  new console password for user-1 (the one it had was not saved)" in lab1.log
+
+
+def profile_of(iam, user):
+    try:
+        return iam.get_login_profile(UserName=user)["LoginProfile"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
+
+
+def test_a_lab_action_while_another_runs_in_the_account_is_refused_in_one_line(lab1):
+    with one_at_a_time(lab1.settings.home, "embedded", lab1.target.account_id, "`invoke lab.start 1`"):
+        with pytest.raises(BootcampError) as refused:
+            lab1.run("start")
+    said = str(refused.value)
+    assert "\n" not in said and said.startswith("`invoke lab.start 1` (pid ") and "wait until it ends" in said
+    assert lab1.client("iam").list_users()["Users"] == [] and lab1.log == []
+    lab1.run("start")  # the first one ended: this one runs
+    assert len(lab1.client("iam").list_users()["Users"]) == 3

@@ -6,6 +6,9 @@ import pytest
 from bootcamp import userdata
 from bootcamp.provision import AL2023_PARAMETER
 from bootcamp.results import FAIL, PASS
+from bootcamp.state import lab_files
+from labs.lab2 import provision
+from conftest import LabDriver, another_account
 
 ALL = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"}
 AL2_PARAMETER = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2"
@@ -13,13 +16,22 @@ AL2_PARAMETER = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2"
 
 def test_start_writes_the_user_data_and_every_step_fails_with_a_hint(lab2):
     lab2.run("start")
-    path = lab2.settings.home / "lab2" / f"user-data-{lab2.target.region}.sh"
+    path = lab_files(lab2.settings.home, "2", "embedded", lab2.target.account_id) / "user-data.sh"
     assert userdata.inspect(path.read_text()).installs_app
     result = lab2.grade()
     assert [s.status for s in result.steps] == [FAIL] * 7
     assert all(s.hint and s.message for s in result.steps)
     assert "create lab-2-vpc with CIDR 10.0.0.0/16" in result.steps[0].message
     assert "finish step 2.1 first" in result.steps[1].message
+
+
+def test_the_user_data_is_kept_per_account_so_another_account_neither_sees_nor_deletes_it(lab2):
+    lab2.run("start")
+    path = provision.user_data_path(lab2.context())
+    other = LabDriver("2", another_account(lab2.settings))
+    assert provision.leftovers(other.context()) == []
+    other.run("clean")
+    assert path.exists()
 
 
 def test_solve_passes_every_step_and_says_what_the_sandbox_could_not_check(lab2):

@@ -475,6 +475,22 @@ def test_an_app_that_stopped_without_saying_so_fails_3_3_with_the_reason(lab3):
     assert step.status == FAIL and f"The app at {gone} did not answer" in step.message
 
 
+def test_static_files_posing_as_the_app_are_never_asked(lab3, tmp_path):
+    """A registry entry is how a grade finds the app: only an http:// app on this machine, and
+    registered by the account itself, is asked (a file:// "app" of two static files was graded)."""
+    lab3.run("start")
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "settings").write_text(json.dumps(
+        {"app": "employee-directory", "bucket": {"name": "employee-photo-bucket-ab-1234"}, "table": TABLE}))
+    (tmp_path / "api" / "employees").write_text("[]")
+    fake, account = f"file://{tmp_path}", lab3.settings.sandbox_account
+    with pytest.raises(BootcampError, match="http:// address on this machine"):
+        control.register_app(lab3.settings, account, fake, 424242)
+    assert webapp.announced(lab3.target, lab3.settings.home) == []
+    step = lab3.step("3.3")
+    assert step.status == FAIL and "not running" in step.message
+
+
 # --- clean, verify, the app through invoke ----------------------------------------------------
 
 def test_clean_removes_what_the_lab_made_and_names_what_the_learner_made(lab3):
@@ -496,6 +512,25 @@ def test_clean_removes_what_the_lab_made_and_names_what_the_learner_made(lab3):
         r["RoleName"] != "EmployeeDirectoryAppRole" for r in lab3.client("iam").list_roles()["Roles"])
     assert not [i for r in lab3.client("ec2").describe_instances()["Reservations"] for i in r["Instances"]
                 if i["State"]["Name"] not in ("terminated", "shutting-down")]
+
+
+def test_clean_with_the_learners_own_subnet_in_the_lab_vpc_changes_nothing_and_names_it(lab3):
+    lab3.run("start")
+    ec2 = lab3.client("ec2")
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["Lab VPC"]}])["Vpcs"]
+    mine = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.0.5.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="my-db", Description="mine", VpcId=vpc["VpcId"])["GroupId"]
+    before, logged = provision.leftovers(lab3.context()), len(lab3.log)
+    with pytest.raises(BootcampError) as refused:
+        lab3.run("clean")
+    said = str(refused.value)
+    assert "\n" not in said and f"your subnet {mine} and your security group my-db ({group}) use the lab network" in said
+    assert "then run `invoke lab.clean 3` again" in said
+    assert provision.leftovers(lab3.context()) == before and len(lab3.log) == logged
+    ec2.delete_subnet(SubnetId=mine)
+    ec2.delete_security_group(GroupId=group)
+    lab3.run("clean")
+    assert provision.leftovers(lab3.context()) == []
 
 
 def test_each_account_has_its_own_photos_on_this_machine(lab3, settings):

@@ -9,7 +9,7 @@ import re
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import LabDriver, run_invoke, sandbox_env
+from conftest import LabDriver, another_account, run_invoke, sandbox_env
 
 from bootcamp import grading, userdata
 from bootcamp.errors import BootcampError
@@ -17,6 +17,7 @@ from bootcamp.inventory import Inventory
 from bootcamp.labmodel import get_lab
 from bootcamp.provision import AL2023_PARAMETER
 from bootcamp.results import FAIL, PASS
+from labs.lab3 import provision as lab3_provision
 from labs.lab4 import provision
 
 LAB4 = [s.id for s in get_lab("4").steps]
@@ -486,6 +487,59 @@ def test_start_refuses_an_account_where_lab_3_is_set_up_before_making_anything(l
     assert lab4.log == []
     assert sorted(g["GroupName"] for g in lab4.client("ec2").describe_security_groups()["SecurityGroups"]) == groups
     assert provision.leftovers(lab4.context()) == []
+
+
+def test_start_never_takes_over_the_learners_own_bucket_and_clean_leaves_it_with_its_files(lab4):
+    mine = lab3_provision.bucket_names(lab4.context())[0]  # the name lab 3's guide gives the learner
+    s3 = lab4.client("s3")
+    s3.create_bucket(Bucket=mine, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.put_object(Bucket=mine, Key="my-photo.png", Body=b"mine")
+    lab4.run("start")
+    assert bucket_of(lab4) != mine
+    for untouched in (lambda: s3.get_bucket_tagging(Bucket=mine), lambda: s3.get_bucket_policy(Bucket=mine)):
+        with pytest.raises(ClientError, match="NoSuchTagSet|NoSuchBucketPolicy"):
+            untouched()
+    lab4.run("clean")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=mine)["Contents"]] == ["my-photo.png"]
+    assert f"  left bucket {mine}: you made it" in "\n".join(lab4.log)
+
+
+def test_start_refuses_the_learners_own_table_before_making_anything(lab4):
+    lab4.client("dynamodb").create_table(
+        TableName="Employees", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    with pytest.raises(BootcampError, match="DynamoDB table Employees already exists .* not made by lab 4"):
+        lab4.run("start")
+    assert lab4.log == [] and provision.leftovers(lab4.context()) == []
+    assert lab4.client("dynamodb").scan(TableName="Employees")["Items"] == []
+
+
+def test_a_second_start_keeps_the_learners_edits(lab4):
+    lab4.run("start")
+    ddb, s3, bucket = lab4.client("dynamodb"), lab4.client("s3"), bucket_of(lab4)
+    ddb.update_item(TableName="Employees", Key={"id": {"S": "emp-101"}}, UpdateExpression="SET #n = :n",
+                    ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": {"S": "Renamed"}})
+    tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"] + [{"Key": "team", "Value": "mine"}]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    policy["Statement"][0]["Sid"] = "MyOwnSid"
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    lab4.run("start")
+    item = ddb.get_item(TableName="Employees", Key={"id": {"S": "emp-101"}})["Item"]
+    assert item["name"]["S"] == "Renamed"
+    assert {"Key": "team", "Value": "mine"} in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Sid"] == "MyOwnSid"
+
+
+def test_a_start_whose_state_names_what_the_account_no_longer_has_builds_it_again(lab4):
+    """As after `sandbox.reset`: the state kept on this machine names an instance and a bucket that are gone."""
+    lab4.run("start")
+    emptied = LabDriver("4", another_account(lab4.settings))
+    emptied.context().state.save(lab4.context().state.load())
+    emptied.run("start")
+    [original] = originals(emptied)
+    assert original["State"]["Name"] == "running"
+    assert emptied.client("s3").list_objects_v2(Bucket=bucket_of(emptied))["KeyCount"] == 10
 
 
 def test_a_second_start_after_the_last_step_keeps_the_learners_progress(solved):

@@ -1,5 +1,6 @@
 """What a grade writes: the documented JSON, JUnit XML, snapshots; and never a secret."""
 
+import io
 import json
 import os
 import subprocess
@@ -7,8 +8,13 @@ import sys
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
+import pytest
+from rich.console import Console
+
 from bootcamp import grading, report
 from bootcamp.inventory import Inventory
+from bootcamp.labmodel import get_lab
+from bootcamp.results import GradeResult, StepResult
 from bootcamp.state import LabState
 from conftest import ROOT, run_invoke, sandbox_env
 
@@ -80,3 +86,34 @@ def test_pytest_alone_grades_a_lab(settings, tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert "4 failed" in out.stdout
     assert [s["status"] for s in json.loads((tmp_path / "g.json").read_text())["steps"]] == ["FAIL"] * 4
+
+
+def every_hint(lab_id: str, lang: str) -> GradeResult:
+    """A grade of lab N whose every step fails with its hint (as a fresh account's grade does)."""
+    lab = get_lab(lab_id)
+    steps = [StepResult(s.id, s.title(lang), "FAIL", 0, s.points, message=s.title(lang), hint=s.hint(lang))
+             for s in lab.steps]
+    return GradeResult(lab.id, lab.title(lang), "embedded", "123456789012", "us-west-2", "", "", steps)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_the_grade_table_wraps_every_hint_and_never_cuts_one(lang, width):
+    for lab_id in ("1", "2", "3", "4"):
+        result = every_hint(lab_id, lang)
+        out = io.StringIO()
+        report.table(result, Console(file=out, width=width, color_system=None))
+        printed = out.getvalue()
+        assert "…" not in printed, f"lab {lab_id} at {width} columns:\n{printed}"
+        cells = "".join(line.replace("│", "").replace(" ", "") for line in printed.splitlines())
+        for step in result.steps:
+            assert step.hint.replace(" ", "") in cells, step.id  # every character of the hint, in order
+
+
+def test_a_korean_grade_table_speaks_korean(lab2):
+    lab2.run("start")
+    out = io.StringIO()
+    report.table(lab2.grade(lang="ko"), Console(file=out, width=100, color_system=None))
+    printed = out.getvalue()
+    assert all(word in printed for word in ("단계", "제목", "결과", "배점", "해야 할 일", "힌트:", "점수 0/14"))
+    assert "Hint:" not in printed and "What to do" not in printed and "Score" not in printed

@@ -90,8 +90,11 @@ def test_status_up_down_and_reset(tmp_path):
     iam = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
                        aws_access_key_id="123456789012", aws_secret_access_key="x")
     iam.create_user(UserName="someone")
+    saved = tmp_path / "app" / "embedded-123456789012.json"  # the bucket the app saved on its settings page
+    saved.parent.mkdir()
+    saved.write_text('{"bucket": "employee-photo-bucket-zz-0001"}')
     assert "every account in it is empty" in run_invoke("sandbox.reset", env=env).stdout
-    assert iam.list_users()["Users"] == []
+    assert iam.list_users()["Users"] == [] and not saved.exists()
     assert "sandbox stopped" in run_invoke("sandbox.down", env=env).stdout
     assert "sandbox is down" in run_invoke("sandbox.status", env=env).stdout
 
@@ -233,9 +236,8 @@ def test_the_app_registry_lists_filters_replaces_and_removes(settings):
     assert sorted((a["url"], a["pid"]) for a in control.registered_apps(settings, mine)) == [
         ("http://127.0.0.1:8001", 201), ("http://127.0.0.1:8002", 102)]
 
-    status, left = post_apps(settings, json.dumps(
-        {"account": mine, "url": "http://127.0.0.1:8002", "remove": True}).encode())
-    assert status == 200 and left == {"apps": [{"account": mine, "url": "http://127.0.0.1:8001", "pid": 201}]}
+    left = control.post_app(settings, {"account": mine, "url": "http://127.0.0.1:8002", "remove": True})
+    assert left == [{"account": mine, "url": "http://127.0.0.1:8001", "pid": 201}]
     control.unregister_app(settings, mine, "http://127.0.0.1:8001")
     assert control.registered_apps(settings, mine) == []
     assert len(control.registered_apps(settings, theirs)) == 1
@@ -250,6 +252,36 @@ def test_a_bad_app_registration_is_answered_400_in_json(settings, body):
     status, answer = post_apps(settings, body.replace("ACCOUNT", settings.sandbox_account).encode())
     assert status == 400 and isinstance(answer["error"], str) and answer["error"]
     assert control.registered_apps(settings, settings.sandbox_account) == []
+
+
+@pytest.mark.parametrize("url", ["file:///tmp/fake-app", "http://203.0.113.7", "https://127.0.0.1:8443",
+                                 "http://127.0.0.1:port", "ftp://localhost/app"])
+def test_only_an_http_app_on_this_machine_can_be_registered(settings, url):
+    with pytest.raises(SandboxError, match="http:// address on this machine"):
+        control.register_app(settings, settings.sandbox_account, url, 101)
+    assert control.registered_apps(settings, settings.sandbox_account) == []
+
+
+def test_a_registration_must_be_signed_by_that_account(settings):
+    mine, body = settings.sandbox_account, {"account": settings.sandbox_account, "url": "http://127.0.0.1:8001", "pid": 1}
+    status, answer = post_apps(settings, json.dumps(body).encode())  # unsigned
+    assert status == 403 and "Signature Version 4" in answer["error"]
+    with pytest.raises(SandboxError, match=f"not signed by account {mine}"):
+        control.post_app(settings, body, (other_account(settings), control.SECRET))
+    stranger = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                            aws_access_key_id=other_account(settings), aws_secret_access_key=control.SECRET)
+    stranger.create_user(UserName="stranger")
+    theirs = stranger.create_access_key(UserName="stranger")["AccessKey"]
+    with pytest.raises(SandboxError, match=f"not signed by account {mine}"):
+        control.post_app(settings, body, (theirs["AccessKeyId"], theirs["SecretAccessKey"]))
+    assert control.registered_apps(settings, mine) == []
+    root = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
+                        aws_access_key_id=mine, aws_secret_access_key=control.SECRET)
+    root.create_user(UserName="learner")
+    key = root.create_access_key(UserName="learner")["AccessKey"]
+    control.register_app(settings, mine, "http://127.0.0.1:8001", 1, (key["AccessKeyId"], key["SecretAccessKey"]))
+    assert [a["url"] for a in control.registered_apps(settings, mine)] == ["http://127.0.0.1:8001"]
+    control.unregister_app(settings, mine, "http://127.0.0.1:8001")
 
 
 def test_the_app_registry_without_a_sandbox_says_so_in_one_line(tmp_path):

@@ -3,7 +3,9 @@
 Making a boto3 client is CPU-bound (its class is generated from the service model), and a
 class of 100 learners with clients of their own spends most of its time doing that. So the
 class shares one client per service; each call is signed with the credentials of the learner
-whose collection is running in that thread (a ContextVar read at signing time).
+whose collection is running in that thread (a ContextVar read at signing time), and retried
+from that learner's own retry budget (see bootcamp.retries), as AWS throttles each account on
+its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import botocore.exceptions as bx
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from bootcamp import readonly
+from bootcamp import readonly, retries
 from bootcamp.classroom.roster import Learner
 from bootcamp.errors import BootcampError, explain
 from bootcamp.sandbox import control
@@ -44,11 +46,18 @@ class LearnerCredentials(Credentials):
         return current
 
 
+def _learner_key() -> str:
+    """Whose retry budget a call spends: the learner's whose collection runs in this thread."""
+    current = _current.get()
+    return current.access_key if current is not None else ""
+
+
 class ClientPool:
     """One read-only client per (service, region), signed per call as the current learner."""
 
-    def __init__(self, endpoint: str | None):
+    def __init__(self, endpoint: str | None, max_backoff: float = retries.MAX_BACKOFF):
         self.endpoint = endpoint
+        self.max_backoff = max_backoff
         self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._session = boto3.Session(aws_access_key_id="unset", aws_secret_access_key="unset",
@@ -64,6 +73,7 @@ class ClientPool:
                 client = self._session.client(service, region_name=region, endpoint_url=self.endpoint,
                                               config=config)
                 client._request_signer._credentials = LearnerCredentials()
+                retries.install(client, self.max_backoff, _learner_key)
                 readonly.guard(client)
                 self._clients[key] = client
             return self._clients[key]
@@ -77,7 +87,7 @@ class LearnerTarget(Target):
         super().__init__(base.settings)
         self.name = base.name
         self.base, self.pool, self.learner = base, pool, learner
-        self.credentials = credentials
+        self.learner_credentials = credentials
         self._account = account
 
     @property
@@ -95,7 +105,7 @@ class LearnerTarget(Target):
         return self._account or self.client("sts").get_caller_identity()["Account"]
 
     def activate(self) -> contextvars.Token:
-        return _current.set(self.credentials)
+        return _current.set(self.learner_credentials)
 
     def deactivate(self, token: contextvars.Token) -> None:
         _current.reset(token)
@@ -106,7 +116,7 @@ class Access:
 
     def __init__(self, base: Target):
         self.base = base
-        self.pool = ClientPool(base.endpoint("sts"))
+        self.pool = ClientPool(base.endpoint("sts"), base.settings.retry_backoff)
         self._instructor_sts = None
         self._lock = threading.Lock()
 

@@ -7,19 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bootcamp import report
-from bootcamp.classroom.roster import SECRET_VALUE
 from bootcamp.labmodel import Lab
+from bootcamp.redact import redact, redact_text
 from bootcamp.render import render
 from bootcamp.results import ERROR, FAIL, PASS, GradeResult
 
 SCHEMA = "aws-bootcamp-labs/class/v1"
-SECRET_KEY = re.compile(r"secret|password|token|credential|private.?key", re.I)
-REDACTED = "<redacted>"
+NOT_STARTED = "not started"
 
 
 @dataclass
@@ -32,9 +31,25 @@ class Record:
     result: GradeResult
     error: str = ""
 
+    def __post_init__(self):
+        self.error = redact_text(self.error)
+
     @property
     def status(self) -> str:
         return self.result.overall(self.error)
+
+    @property
+    def shown_status(self) -> str:
+        """The status the class report shows: "not started" is a FAIL with no step begun (no points, no ERROR)."""
+        steps = self.result.steps
+        if self.status == FAIL and steps and all(s.status == FAIL and s.points == 0 for s in steps):
+            return NOT_STARTED
+        return self.status
+
+    @property
+    def to_fix(self) -> list:
+        """The steps that did not pass, with the reason (the report shows it, not only as a tooltip)."""
+        return [s for s in self.result.steps if s.status != PASS]
 
     def summary(self) -> dict:
         return {"id": self.id, "name": self.name, "line": self.line, "account": self.result.account,
@@ -44,17 +59,6 @@ class Record:
 
 def counts(records: list[Record]) -> dict[str, int]:
     return {k: sum(r.status == k for r in records) for k in (PASS, FAIL, ERROR)}
-
-
-def strip_secrets(value):
-    """The evidence without anything secret-looking: keys named like secrets, values shaped like keys."""
-    if isinstance(value, dict):
-        return {k: REDACTED if SECRET_KEY.search(str(k)) else strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_secrets(v) for v in value]
-    if isinstance(value, str) and SECRET_VALUE[0].search(value):
-        return SECRET_VALUE[0].sub(REDACTED, value)
-    return value
 
 
 def learner_dir(out: Path, learner_id: str) -> Path:
@@ -69,7 +73,7 @@ def write_learner(out: Path, record: Record, inventory_dict: dict | None) -> Non
         payload["error"] = record.error
     _json(folder / "grade.json", payload)
     if inventory_dict is not None:
-        _json(folder / "snapshot.json", strip_secrets(inventory_dict))
+        _json(folder / "snapshot.json", redact(inventory_dict))
     _json(folder / "gradescope" / "results.json", gradescope(record))
 
 
@@ -97,7 +101,7 @@ def write_class(out: Path, lab: Lab, target: str, lang: str, records: list[Recor
                 shard: str = "1/1") -> None:
     """Every class-level file, from the records (one run, or merged shards)."""
     records = sorted(records, key=lambda r: r.line)
-    problems = sorted(problems, key=lambda p: p["line"])
+    problems = redact(sorted(problems, key=lambda p: p["line"]))
     out.mkdir(parents=True, exist_ok=True)
     _json(out / "class.json", {"schema": SCHEMA, "lab": lab.id, "title": lab.title(lang), "target": target,
                                "lang": lang, "shard": shard, "learners": [r.summary() for r in records],
@@ -107,7 +111,8 @@ def write_class(out: Path, lab: Lab, target: str, lang: str, records: list[Recor
     stats = step_stats(lab, records, lang)
     context = {"lab": lab, "title": lab.title(lang), "target": target, "records": records,
                "problems": problems, "stats": stats, "shard": shard, "lang": lang,
-               "counts": counts(records)}
+               "counts": counts(records), "not_started": sum(r.shown_status == NOT_STARTED for r in records),
+               "graded": graded_at(records), "regions": sorted({r.result.region for r in records if r.result.region})}
     (out / "report.html").write_text(render("class-report.html", **context), encoding="utf-8")
     (out / "summary.md").write_text(render("class-summary.md", **context), encoding="utf-8")
 
@@ -132,8 +137,22 @@ def step_stats(lab: Lab, records: list[Record], lang: str) -> list[dict]:
         passed = statuses.count(PASS)
         stats.append({"id": step.id, "title": step.title(lang), "points": step.points, "passed": passed,
                       "failed": statuses.count(FAIL), "errors": statuses.count(ERROR), "total": len(statuses),
-                      "rate": round(100 * passed / len(statuses)) if statuses else 0})
+                      "rate": round(100 * passed / len(statuses)) if statuses else 0, "hardest": False})
+    hardest = min(stats, key=lambda s: s["rate"], default=None)  # the first of the lowest pass rates
+    if hardest and hardest["total"] and hardest["rate"] < 100:
+        hardest["hardest"] = True
     return stats
+
+
+def graded_at(records: list[Record]) -> str:
+    """When the class was graded: the earliest start of its grades, to the minute (UTC)."""
+    started = sorted(r.result.started for r in records if r.result.started)
+    if not started:
+        return ""
+    try:
+        return datetime.fromisoformat(started[0]).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return started[0]
 
 
 def _json(path: Path, payload: dict) -> None:

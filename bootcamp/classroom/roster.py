@@ -127,8 +127,10 @@ def _row(row: dict, line: int, seen: dict[str, int]) -> Learner | RosterProblem:
     problem = lambda message: RosterProblem(line, learner, message)  # noqa: E731
     for column, value in values.items():
         if any(p.search(value) for p in SECRET_VALUE) and column != "role_arn":
-            return problem(f"column {column} holds what looks like an AWS key: refused; name a profile "
-                           "or a role to assume instead (and rotate that key)")
+            # A key where the learner's id belongs: every report names the row by its line alone.
+            who = "" if column == "learner_id" else learner
+            return RosterProblem(line, who, f"column {column} holds what looks like an AWS key: refused; name a "
+                                 "profile or a role to assume instead (and rotate that key)")
     if not LEARNER_ID.match(learner):
         return problem("learner_id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     if learner in seen:

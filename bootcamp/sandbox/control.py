@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.parse
+from urllib.parse import urlsplit
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 from bootcamp.errors import SandboxError
 from bootcamp.sandbox import SERVICE_NAME
 from bootcamp.settings import Settings
+from bootcamp.state import forget_app_settings
 
 HOST = "127.0.0.1"
 SECRET = "sandbox"  # the sandbox checks no root secret; this only fills the variable
@@ -52,6 +55,13 @@ def _files(settings: Settings) -> tuple[Path, Path]:
     return base / f"{settings.sandbox_port}.pid", base / f"{settings.sandbox_port}.log"
 
 
+def _private_log(path: Path):
+    """The sandbox log, appended to and readable by this user only (0600, an older 0644 one too)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 def _health(port: int, timeout: float = 1.0) -> dict | None:
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/_bootcamp/health", timeout=timeout) as r:
@@ -61,11 +71,34 @@ def _health(port: int, timeout: float = 1.0) -> dict | None:
         return None
 
 
+PORT_RANGE_VARIABLE = "BOOTCAMP_PORT_RANGE"
+_next_port: dict[str, int] = {}
+
+
 def free_port() -> int:
-    """A port nothing listens on now (for a sandbox of a test run or benchmark of its own)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now (for a sandbox of a test run or benchmark of its own).
+
+    The kernel picks one, unless BOOTCAMP_PORT_RANGE (e.g. `21000-22999`) gives this process a
+    block of its own: then ports are handed out from it in turn, each checked to be free. Test
+    workers running side by side each get a block, so two of them never pick the same port
+    between its choice and its use.
+    """
+    block = os.environ.get(PORT_RANGE_VARIABLE, "")
+    if not block:
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            return s.getsockname()[1]
+    first, last = (int(n) for n in block.split("-", 1))
+    for _ in range(last - first + 1):
+        port = _next_port.get(block, first)
+        _next_port[block] = first + (port + 1 - first) % (last - first + 1)
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise SandboxError(f"no free port left in {PORT_RANGE_VARIABLE}={block}")
 
 
 def _port_taken(port: int) -> bool:
@@ -107,7 +140,7 @@ def up(settings: Settings, wait: float = 30.0) -> Status:
         return current
     pidfile, log = _files(settings)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    with _private_log(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
              "--port", str(settings.sandbox_port)],
@@ -148,6 +181,7 @@ def reset(settings: Settings) -> str:
     require_running(settings)
     req = urllib.request.Request(f"{endpoint(settings)}/moto-api/reset", method="POST")
     urllib.request.urlopen(req, timeout=30).read()
+    forget_app_settings(settings.home, "embedded")  # the buckets the app saved name what is gone
     return "sandbox reset: every account in it is empty"
 
 
@@ -163,11 +197,30 @@ def stats(settings: Settings) -> dict:
         return json.loads(r.read())
 
 
-def inject_faults(settings: Settings, count: int, code: str = "") -> None:
-    """Make the next `count` AWS calls to the sandbox fail: throttled, or with this error code."""
+def inject_faults(settings: Settings, count: int, code: str = "", account: str = "") -> None:
+    """Make the next `count` AWS calls to the sandbox (of this account, if given) fail: throttled,
+    or with this error code. A count of 0 clears them."""
     req = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/faults", method="POST",
-                                 data=json.dumps({"count": count, "code": code}).encode())
+                                 data=json.dumps({"count": count, "code": code, "account": account}).encode())
     urllib.request.urlopen(req, timeout=5).read()
+
+
+def local_http(url: str) -> bool:
+    """Whether url is an http:// address on this machine: the only place a grade asks an app here."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.username or parts.password:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 APPS_TIMEOUT = 2.0  # seconds: app.run asks on start and on exit, a grade before it reads
@@ -190,22 +243,31 @@ def _apps_call(settings: Settings, request: urllib.request.Request | str) -> lis
                            "run `invoke sandbox.up`") from None
 
 
-def _post_app(settings: Settings, body: dict) -> list[dict]:
-    request = urllib.request.Request(f"{endpoint(settings)}/_bootcamp/apps", method="POST",
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    return _apps_call(settings, request)
+def post_app(settings: Settings, body: dict, credentials: tuple[str, ...] | None = None) -> list[dict]:
+    """One POST to the app registry, SigV4-signed as the sandbox wants it: by the account the
+    entry names (its root unless credentials, (key, secret[, token]), of one of its IAM users are given)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key, secret, *token = credentials or (str(body.get("account", "")), SECRET)
+    request = AWSRequest(method="POST", url=f"{endpoint(settings)}/_bootcamp/apps", data=json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key, secret, token[0] if token else None), "bootcamp", "us-east-1").add_auth(request)
+    signed = urllib.request.Request(request.url, method="POST", data=request.body, headers=dict(request.headers))
+    return _apps_call(settings, signed)
 
 
-def register_app(settings: Settings, account: str, url: str, pid: int) -> None:
+def register_app(settings: Settings, account: str, url: str, pid: int,
+                 credentials: tuple[str, ...] | None = None) -> None:
     """Tell the sandbox that a copy of the web app serves this account at this URL (a grade asks)."""
-    _post_app(settings, {"account": account, "url": url, "pid": pid})
+    post_app(settings, {"account": account, "url": url, "pid": pid}, credentials)
 
 
-def unregister_app(settings: Settings, account: str, url: str) -> None:
+def unregister_app(settings: Settings, account: str, url: str, credentials: tuple[str, ...] | None = None) -> None:
     """Withdraw a registered app; a sandbox that is already down has nothing to forget."""
     try:
-        _post_app(settings, {"account": account, "url": url, "remove": True})
+        post_app(settings, {"account": account, "url": url, "remove": True}, credentials)
     except SandboxError:
         pass  # runs on exit, often after `invoke sandbox.down`
 

@@ -16,15 +16,19 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   2023, and while its BlockPublicPolicy is on a public bucket policy is refused with
   AccessDenied: see `block_public_access_by_default` and `refuse_public_policies`;
 - `/_bootcamp/health`, `/_bootcamp/stats` (requests per account and service) and
-  `/_bootcamp/faults` (the next N requests answer an error: throttling by default, or
-  the code given, e.g. ExpiredToken; for testing retries and error lines);
+  `/_bootcamp/faults` (the next N requests, of one account if "account" is given, answer an
+  error: throttling by default, or the code given, e.g. ExpiredToken; see `faults`);
 - `/_bootcamp/apps`: where `invoke app.run` serves the web app for an account (GET, with
   an optional ?account=; POST {account, url, pid} registers, {account, url, remove: true}
-  removes), so that a grade finds it;
+  removes; a POST must be SigV4-signed by that account, and the url be http:// on this
+  machine), so that a grade finds it;
 - for lab 4 (see `bootcamp.sandbox.lab4_apis`): Auto Scaling notification configurations
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
   version's data, the network interfaces a launch makes deleted with their instance, and a
   group's DefaultInstanceWarmup and a scaling policy's Enabled kept (moto drops both);
+- where moto answers otherwise than AWS (see `bootcamp.sandbox.fidelity`): EC2 dry runs judged
+  and never run, a root's caller identity, an instance's groups from its network interface,
+  InvalidTarget for a target that is no instance, and an Inactive access key refused;
 - speed: connections kept open between a client's calls (`bootcamp.sandbox.keepalive`) and
   moto's per-request routing lookups done once (`bootcamp.sandbox.dispatch`); `--no-speedups`
   serves as before, for bench/sandbox_speed.py.
@@ -58,7 +62,10 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
-from bootcamp.sandbox import dispatch, lab4_apis  # noqa: E402
+from bootcamp.redact import redact_log_line  # noqa: E402
+from bootcamp.sandbox import dispatch, fidelity, lab4_apis  # noqa: E402
+from bootcamp.sandbox.control import local_http  # noqa: E402
+from bootcamp.sandbox.faults import Faults, wanted as faults_wanted  # noqa: E402
 from bootcamp.sandbox.keepalive import KeepAliveHandler  # noqa: E402
 ROOT_KEY = re.compile(r"^\d{12}$")
 AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -114,8 +121,7 @@ class Sandbox:
         self.app = app
         self.lock = threading.Lock()
         self.requests: Counter = Counter()
-        self.fault_left = 0
-        self.fault_code = ""  # "" means throttling, in the calling service's own words
+        self.faults = Faults()
         self.apps: list[dict] = []  # {"account", "url", "pid"}: copies of the web app serving here
 
     def __call__(self, environ, start_response):
@@ -124,17 +130,13 @@ class Sandbox:
             return self.control(path, environ, start_response)
         key, service = signed_by(environ)
         account = key if ROOT_KEY.match(key) else account_of_key(key)
-        if account is None and AWS_KEY.match(key):
-            return self.reply(start_response, *error_response(
-                service, 403, "InvalidClientTokenId",
-                "The security token included in the request is invalid."))
+        if (account is None and AWS_KEY.match(key)) or fidelity.inactive_key(key, account):
+            return self.reply(start_response, *error_response(service, *fidelity.key_refusal(service)))
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account or DEFAULT_ACCOUNT_ID
         with self.lock:
             self.requests[(environ["HTTP_X_MOTO_ACCOUNT_ID"], service or "unsigned")] += 1
-            faulty, code = self.fault_left > 0, self.fault_code
-            if faulty:
-                self.fault_left -= 1
-        if faulty:
+        code = self.faults.take(environ["HTTP_X_MOTO_ACCOUNT_ID"])
+        if code is not None:
             status = 400
             if not code:
                 status, code = THROTTLE.get(service, (400, "ThrottlingException" if service in JSON_SERVICES else "Throttling"))
@@ -154,11 +156,11 @@ class Sandbox:
             return self.reply_json(start_response, {"total": total, "by_account_service": rows})
         if path == "/_bootcamp/faults" and environ.get("REQUEST_METHOD") == "POST":
             size = int(environ.get("CONTENT_LENGTH") or 0)
-            wanted = json.loads(environ["wsgi.input"].read(size) or b"{}")
-            with self.lock:
-                self.fault_left = int(wanted.get("count", 0))
-                self.fault_code = str(wanted.get("code", ""))
-            return self.reply_json(start_response, {"count": self.fault_left, "code": self.fault_code})
+            try:
+                count, code, account = faults_wanted(json.loads(environ["wsgi.input"].read(size) or b"{}"))
+            except ValueError as exc:  # JSONDecodeError too
+                return self.reply(start_response, 400, "application/json", json.dumps({"error": str(exc)}))
+            return self.reply_json(start_response, self.faults.inject(count, code, account))
         if path == "/_bootcamp/apps":
             return self.control_apps(environ, start_response)
         return self.reply(start_response, 404, "application/json", json.dumps({"error": "not found"}))
@@ -178,6 +180,8 @@ class Sandbox:
             entry, remove = app_entry(environ)
         except ValueError as exc:
             return self.reply(start_response, 400, "application/json", json.dumps({"error": str(exc)}))
+        if (why := registration_refusal(environ, entry["account"])):
+            return self.reply(start_response, 403, "application/json", json.dumps({"error": why}))
         with self.lock:
             self.apps = [a for a in self.apps
                          if (a["account"], a["url"]) != (entry["account"], entry["url"])]
@@ -215,11 +219,23 @@ def app_entry(environ) -> tuple[dict, bool]:
     remove = wanted.get("remove") is True
     if not isinstance(account, str) or not ROOT_KEY.match(account):
         raise ValueError("'account' must be a 12-digit account id")
-    if not isinstance(url, str) or not url:
-        raise ValueError("'url' must be a non-empty string")
+    if not isinstance(url, str) or not local_http(url):
+        raise ValueError("'url' must be the app's http:// address on this machine (127.0.0.1, localhost or [::1])")
     if not remove and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0):
         raise ValueError("'pid' must be a positive integer (or give \"remove\": true)")
     return {"account": account, "url": url, "pid": pid}, remove
+
+
+def registration_refusal(environ, account: str) -> str | None:
+    """Why this app registration is refused: it must be SigV4-signed by that account's credentials
+    (its root, or an access key of one of its IAM users), as `control.register_app` signs it."""
+    key, _ = signed_by(environ)
+    if not key:
+        return f"sign the registration with account {account}'s credentials (AWS Signature Version 4)"
+    owner = key if ROOT_KEY.match(key) else account_of_key(key)
+    if owner != account or fidelity.inactive_key(key, owner):
+        return f"the registration is not signed by account {account}'s credentials"
+    return None
 
 
 def _request_params(environ) -> dict[str, str]:
@@ -454,10 +470,26 @@ def build_app(speedups: bool = True) -> Sandbox:
     lab4_apis.launch_template_versions_from_a_source()
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
+    fidelity.apply()
     if not speedups:
         return Sandbox(DomainDispatcherApplication(create_backend_app))
     dispatch.remember_action_names()
     return Sandbox(dispatch.CachedDispatcher(create_backend_app))
+
+
+class _RedactedLog:
+    """Request log lines that keep no credentials (a presigned URL carries them)."""
+
+    def log(self, type: str, message: str, *args) -> None:
+        super().log(type, "%s", redact_log_line(message % args if args else message))
+
+
+class RequestHandler(_RedactedLog, KeepAliveHandler):
+    """The sandbox's handler: connections kept open, log lines without credentials."""
+
+
+class PlainRequestHandler(_RedactedLog, MotoRequestHandler):
+    """moto's own handler (one connection per request), for `--no-speedups`."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -470,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     try:
         server = make_server(args.host, args.port, build_app(args.speedups), threaded=True,
-                             request_handler=KeepAliveHandler if args.speedups else MotoRequestHandler)
+                             request_handler=RequestHandler if args.speedups else PlainRequestHandler)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         sys.exit(3)

@@ -5,23 +5,24 @@ from pathlib import Path
 
 from invoke import task
 
-from bootcamp import webapp
-from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, port_number
 from bootcamp.tasks import TARGET_HELP, friendly, settings
-from bootcamp.targets import make_target
 
 
 def _interrupt(*_):
     raise KeyboardInterrupt  # SIGTERM stops the server the way Ctrl-C does
 
 
-@task(help={"port": "port to serve on (default 8080, or BOOTCAMP_APP_PORT)", "host": "address to listen on (default 127.0.0.1)",
+@task(help={"port": "port to serve on (default {app_port})", "host": "address to listen on (default 127.0.0.1)",
             "bucket": "photo bucket (default: PHOTOS_BUCKET, else the bucket lab 4 or 3 made)",
             **{k: TARGET_HELP[k] for k in ("target", "region", "profile")}})
 @friendly
 def run(c, port=None, host="127.0.0.1", bucket=None, target=None, region=None, profile=None):
     """Serve the Employee Directory app here, against the target's table and bucket, until Ctrl-C."""
+    from bootcamp import webapp
+    from bootcamp.sandbox import control
+    from bootcamp.targets import make_target
+
     s = settings(c, target=target, region=region, profile=profile)
     target_ = make_target(s)
     if target_.name == "embedded":

@@ -3,15 +3,7 @@
 from pathlib import Path
 
 from invoke import Exit, task
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bootcamp.classroom import merge as merging
-from bootcamp.classroom import roster as rosters
-from bootcamp.classroom.outputs import counts
-from bootcamp.classroom.run import grade_class
-from bootcamp.labmodel import get_lab
-from bootcamp.targets import make_target
 from bootcamp.tasks import TARGET_HELP, friendly, settings
 
 
@@ -25,6 +17,15 @@ from bootcamp.tasks import TARGET_HELP, friendly, settings
 def grade(c, roster, lab, out, shard=None, workers=4, target=None, region=None, port=None, profile=None,
           lang=None):
     """Grade every learner of a roster; exit 0 all pass, 1 some step fails, 2 some learner could not be graded."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bootcamp.classroom import merge as merging
+    from bootcamp.classroom import roster as rosters
+    from bootcamp.classroom.run import grade_class
+    from bootcamp.labmodel import get_lab
+    from bootcamp.targets import make_target
+
     s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang)
     lab_ = get_lab(lab)
     index, count = rosters.parse_shard(shard)
@@ -48,11 +49,15 @@ def grade(c, roster, lab, out, shard=None, workers=4, target=None, region=None, 
 @friendly
 def merge(c, parts, out):
     """Join the outputs of sharded class.grade runs into one gradebook and one set of reports."""
+    from bootcamp.classroom import merge as merging
+
     records, problems = merging.merge(merging.find_parts(parts), Path(out))
     _report(records, problems, Path(out))
 
 
 def _report(records, problems, out: Path) -> None:
+    from bootcamp.classroom.outputs import counts
+
     found = counts(records)
     print(f"{len(records)} learners graded: {found['PASS']} passed every step, {found['FAIL']} not finished, "
           f"{found['ERROR']} could not be fully graded; {len(problems)} roster row(s) skipped. "

@@ -5,13 +5,8 @@ import sys
 from pathlib import Path
 
 from invoke import Exit, task
-from rich.console import Console
-from rich.table import Table
 
-from bootcamp import grading, guide as guides, lifecycle, report
 from bootcamp.errors import BootcampError
-from bootcamp.guide_values import learner_values
-from bootcamp.inventory import Inventory
 from bootcamp.labmodel import all_labs, get_lab
 from bootcamp.tasks import TARGET_HELP, friendly, settings
 
@@ -28,6 +23,9 @@ def _setup(c, lab, target, region, port, profile, lang=None, yes=False):
 @friendly
 def list_(c, lang=None):
     """The labs, their steps and points, and which targets can run them."""
+    from rich.console import Console
+    from rich.table import Table
+
     s = settings(c, lang=lang)
     grid = Table(title="AWS Bootcamp Labs", title_justify="left", show_lines=True)
     for column in ("Lab", "Title", "Steps", "Targets"):
@@ -59,6 +57,9 @@ def start(c, lab, target=None, region=None, port=None, profile=None, yes=False):
 def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
           json=None, junit=None, snapshot=None, from_snapshot=None):
     """Grade every step: a table with hints; exit 0 only when every step passes."""
+    from bootcamp import grading, lifecycle, report
+    from bootcamp.inventory import Inventory
+
     s, lab_ = _setup(c, lab, target, region, port, profile, lang)
     if from_snapshot:
         try:
@@ -81,6 +82,8 @@ def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
 
 
 def _provision(c, action, lab, target, region, port, profile, yes=False):
+    from bootcamp import lifecycle
+
     s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes)
     target_ = lifecycle.prepare(s, lab_)
     print(f"lab {lab_.id} {action} on {target_.describe()}")
@@ -107,6 +110,8 @@ def clean(c, lab, target=None, region=None, port=None, profile=None):
 @friendly
 def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None, yes=False):
     """Prove a lab end to end: start, grade (fails), solve, grade (passes), clean (nothing left)."""
+    from bootcamp import lifecycle, report
+
     s, lab_ = _setup(c, lab, target, region, port, profile, lang, yes)
     outcome = lifecycle.verify(lab_, s)
     for graded in outcome.grades:
@@ -118,12 +123,15 @@ def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None,
 
 
 @task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},
-            "lang": "language of the guide: en or ko (default: BOOTCAMP_LANG, else en)",
+            "lang": "language of the guide: en or ko (default {lang})",
             "format": "md (default) or html",
             "out": "write the guide to this file instead of printing it"})
 @friendly
 def guide(c, lab, lang=None, format="md", target=None, region=None, port=None, profile=None, out=None):
     """Show a lab's step-by-step guide (AWS console and CLI), filled in with your account's values."""
+    from bootcamp import guide as guides
+    from bootcamp.guide_values import learner_values
+
     s, lab_ = _setup(c, lab, target, region, port, profile, lang)
     values, unknown = learner_values(s, lab_)
     if unknown:

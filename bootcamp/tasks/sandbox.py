@@ -3,13 +3,12 @@
 from invoke import Exit, task
 
 from bootcamp.errors import BootcampError
-from bootcamp.labmodel import get_lab
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION
 from bootcamp.state import LabState
 from bootcamp.tasks import friendly, settings
 
-PORT = {"port": "sandbox port (default 4599, or BOOTCAMP_SANDBOX_PORT)"}
+PORT = {"port": "sandbox port (default {sandbox_port})"}
 
 
 @task(help=PORT)
@@ -43,7 +42,7 @@ def reset(c, port=None):
     print(control.reset(settings(c, sandbox_port=port)))
 
 
-@task(help={**PORT, "region": "region to export (default us-west-2)",
+@task(help={**PORT, "region": "region to export (default {sandbox_region})",
             "user": "export the sandbox keys of a lab user instead of the root, e.g. user-3",
             "lab": "the lab that made --user (default 1)"})
 @friendly
@@ -53,6 +52,8 @@ def env(c, port=None, region=None, user=None, lab="1"):
     control.require_running(s)
     lines = control.env_exports(s, s.region or DEFAULT_REGION)
     if user:
+        from bootcamp.labmodel import get_lab
+
         keys = LabState(s.home, "embedded", s.sandbox_account, get_lab(lab).id).load().get("access_keys", {})
         if user not in keys:
             raise BootcampError(f"lab {lab} made no sandbox keys for '{user}': run `invoke lab.start {lab}`")

@@ -49,16 +49,9 @@ def start(ctx: Context) -> None:
         iam.attach_group_policy(GroupName=group, PolicyArn=arn)
     iam.put_group_policy(GroupName=ADMIN_GROUP, PolicyName=ADMIN_POLICY_NAME,
                          PolicyDocument=json.dumps(ADMIN_POLICY))
-    saved = ctx.state.load()
-    passwords = dict(saved.get("passwords", {}))
     for user in USERS:
         _ensure_user(ctx, iam, user)
-        if tolerate(lambda: iam.get_login_profile(UserName=user), "NoSuchEntity") is None:
-            passwords[user] = password()
-            iam.create_login_profile(UserName=user, Password=passwords[user],
-                                     PasswordResetRequired=False)
-            ctx.did(f"console password for {user}")
-    ctx.state.update(passwords=passwords)
+        _ensure_password(ctx, iam, user)
     if ctx.target.name == "embedded":
         _ensure_access_keys(ctx, iam)
     _ensure_instance(ctx)
@@ -83,6 +76,28 @@ def _ensure_user(ctx: Context, iam, user: str) -> None:
         ctx.refuse_foreign("IAM user", user)
 
 
+def _ensure_password(ctx: Context, iam, user: str) -> None:
+    """A console password the learner can read in the state: saved before the call that sets it.
+
+    A user listed under `passwords_unsure` may or may not have that password yet (the start was
+    stopped during the call); a login profile whose password is not saved gets a new one.
+    """
+    saved = ctx.state.load()
+    passwords, unsure = dict(saved.get("passwords", {})), set(saved.get("passwords_unsure", []))
+    has_profile = tolerate(lambda: iam.get_login_profile(UserName=user), "NoSuchEntity") is not None
+    if has_profile and user in passwords and user not in unsure:
+        return
+    secret = passwords[user] if user in unsure and user in passwords else password()
+    ctx.state.update(passwords={**passwords, user: secret}, passwords_unsure=sorted(unsure | {user}))
+    if has_profile:
+        iam.update_login_profile(UserName=user, Password=secret, PasswordResetRequired=False)
+        ctx.did(f"new console password for {user} (the one it had was not saved)")
+    else:
+        iam.create_login_profile(UserName=user, Password=secret, PasswordResetRequired=False)
+        ctx.did(f"console password for {user}")
+    ctx.state.update(passwords_unsure=sorted(unsure - {user}))
+
+
 def _ensure_access_keys(ctx: Context, iam) -> None:
     """Sandbox only: keys so the learner can act as each user, and the grader can check it."""
     keys = dict(ctx.state.load().get("access_keys", {}))
@@ -94,8 +109,8 @@ def _ensure_access_keys(ctx: Context, iam) -> None:
             iam.delete_access_key(UserName=user, AccessKeyId=stale)
         made = iam.create_access_key(UserName=user)["AccessKey"]
         keys[user] = {"id": made["AccessKeyId"], "secret": made["SecretAccessKey"]}
+        ctx.state.update(access_keys=keys)  # at once: a key whose secret is lost is replaced by the next start
         ctx.did(f"access key for {user} (kept in {ctx.state.path})")
-    ctx.state.update(access_keys=keys)
 
 
 def _ensure_instance(ctx: Context) -> None:

@@ -6,13 +6,15 @@ from pathlib import Path
 
 from bootcamp import network, userdata
 from bootcamp.provision import GONE, Context, name_of
+from bootcamp.state import lab_files
 
 LAYOUT = network.Layout(vpc="lab-2-vpc", subnets=("lab-2-subnet-public1", "lab-2-subnet-public2"),
                         igw="lab-2-igw", route_table="lab-2-rtb-public")
 
 
 def user_data_path(ctx: Context) -> Path:
-    return Path(ctx.home) / "lab2" / f"user-data-{ctx.region}.sh"
+    """Per target and account, as lab 3's photos: another account's start or clean never touches it."""
+    return lab_files(ctx.home, ctx.lab.id, ctx.target.name, ctx.account) / "user-data.sh"
 
 
 def start(ctx: Context) -> None:

@@ -15,7 +15,7 @@ from bootcamp import approle, network, photos, userdata, webapp
 from bootcamp.errors import BootcampError
 from bootcamp.guide_values import bucket_suffix, initials
 from bootcamp.provision import Context, error_code, name_of, tolerate
-from bootcamp.state import lab_files
+from bootcamp.state import forget_app_settings, lab_files
 
 LAYOUT = network.Layout(vpc="Lab VPC")
 BUCKET_PREFIX = "employee-photo-bucket-"
@@ -68,17 +68,24 @@ def solve(ctx: Context) -> None:
         ctx.log("  steps 3.3 and 3.7 ask the app itself: keep `invoke app.run` running while you grade")
 
 
-def bucket_with_photos(ctx: Context, bucket: str) -> None:
-    """The bucket policy for the app's role, and the sample photos in the bucket."""
+def bucket_with_photos(ctx: Context, bucket: str, keep_policy: bool = False) -> None:
+    """The bucket policy for the app's role, and the sample photos in the bucket.
+
+    keep_policy: a start (lab 4's) leaves a policy the bucket already has, as the learner left it;
+    solve writes the right one, as the learner's step does.
+    """
     s3 = ctx.client("s3")
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(ctx.account, bucket)))
-    ctx.did(f"bucket policy: {approle.ROLE} may use s3:* on {bucket} and its objects")
+    has_policy = keep_policy and tolerate(lambda: s3.get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy")
+    if not has_policy:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(ctx.account, bucket)))
+        ctx.did(f"bucket policy: {approle.ROLE} may use s3:* on {bucket} and its objects")
     present = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
                for o in page.get("Contents", [])}
-    for name, data in photos.sample_photos().items():
-        if name not in present:
-            s3.put_object(Bucket=bucket, Key=name, Body=data, ContentType=photos.MEDIA_TYPE)
-    ctx.did(f"{len(photos.SAMPLES)} sample photos in {bucket}")
+    missing = {name: data for name, data in photos.sample_photos().items() if name not in present}
+    for name, data in missing.items():
+        s3.put_object(Bucket=bucket, Key=name, Body=data, ContentType=photos.MEDIA_TYPE)
+    if missing:
+        ctx.did(f"{len(missing)} sample photos in {bucket}")
 
 
 @contextmanager
@@ -98,32 +105,71 @@ def bucket_policy(account: str, bucket: str) -> dict:
 
 
 def photo_bucket(ctx: Context) -> str:
-    """The learner's photo bucket, private and tagged (made when missing); its name is kept in the state."""
+    """The lab's photo bucket, private and tagged (made when missing); its name is kept in the state.
+
+    A bucket of this account the lab did not make (the learner's, from lab 3) is never taken
+    over: the next name is used, as for a name another account holds.
+    """
     s3 = ctx.client("s3")
     saved = ctx.state.load().get("bucket")
-    where = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
-    for bucket in [saved] if saved else bucket_names(ctx):
-        try:
-            s3.create_bucket(Bucket=bucket, **where)
-            ctx.did(f"bucket {bucket} in {ctx.region}")
+    for bucket in dict.fromkeys([saved, *bucket_names(ctx)] if saved else bucket_names(ctx)):
+        if _claim(ctx, bucket, saved):  # a saved name no longer ours (the sandbox was reset): the next one
             break
-        except bx.ClientError as exc:
-            if error_code(exc) == "BucketAlreadyOwnedByYou":
-                break
-            if error_code(exc) != "BucketAlreadyExists":
-                raise
     else:
-        raise BootcampError(f"bucket names {bucket_names(ctx)[0]} and the next ones are taken by other accounts: "
+        raise BootcampError(f"bucket names {bucket_names(ctx)[0]} and the next ones are taken: "
                             "set BOOTCAMP_OWNER to other initials and run this again")
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": ctx.tag_list()})
-    ctx.state.update(bucket=bucket)
+    _add_missing_settings(ctx, bucket)
     return bucket
+
+
+def _claim(ctx: Context, bucket: str, saved: str | None) -> bool:
+    """Make the bucket for the lab; True when it is the lab's (made now, or earlier by this lab)."""
+    where = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
+    try:
+        ctx.client("s3").create_bucket(Bucket=bucket, **where)
+    except bx.ClientError as exc:
+        if error_code(exc) == "BucketAlreadyOwnedByYou":
+            return bucket == saved or _bucket_is_ours(ctx, bucket)
+        if error_code(exc) == "BucketAlreadyExists":
+            return False
+        raise
+    ctx.state.update(bucket=bucket)  # at once: from now on the bucket is the lab's, tagged or not yet
+    ctx.did(f"bucket {bucket} in {ctx.region}")
+    return True
+
+
+def _add_missing_settings(ctx: Context, bucket: str) -> None:
+    """Block Public Access and the lab's tags, where missing: what the learner changed since stays."""
+    s3 = ctx.client("s3")
+    if tolerate(lambda: s3.get_public_access_block(Bucket=bucket), "NoSuchPublicAccessBlockConfiguration") is None:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    found = tolerate(lambda: s3.get_bucket_tagging(Bucket=bucket)["TagSet"], "NoSuchTagSet") or []
+    tags = {t["Key"]: t["Value"] for t in found}
+    if any(tags.get(k) != v for k, v in ctx.tags.items()):
+        merged = {**tags, **ctx.tags}
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]})
+    ctx.state.update(bucket=bucket)
+
+
+def refuse_foreign_table(ctx: Context) -> None:
+    """A table Employees the lab did not make is the learner's: refused, never filled or tagged."""
+    ddb = ctx.client("dynamodb")
+    try:
+        arn = ddb.describe_table(TableName=TABLE)["Table"]["TableArn"]
+    except bx.ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return
+        raise
+    tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+    if not ctx.is_ours(tags):
+        ctx.refuse_foreign("DynamoDB table", TABLE, tags)
 
 
 def employees_table(ctx: Context) -> None:
     ddb = ctx.client("dynamodb")
+    refuse_foreign_table(ctx)
     try:
         ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
@@ -144,7 +190,7 @@ def _through_the_app(ctx: Context, bucket: str) -> None:
         app = f"http://{instance['PublicIpAddress']}"
         webapp.wait_until_up(app)
     else:
-        app = webapp.App(webapp.app_config(ctx.target.settings, ctx.target))
+        app = webapp.local_app(ctx.target.settings, ctx.target)
     webapp.submit(app, "/settings", {"bucket": bucket})
     ctx.did(f"the app uses bucket {bucket}")
     scan = ctx.client("dynamodb").get_paginator("scan").paginate(TableName=TABLE)
@@ -158,10 +204,8 @@ def _through_the_app(ctx: Context, bucket: str) -> None:
 def clean(ctx: Context) -> None:
     network.clean(ctx)
     approle.clean(ctx)
-    deleted = []
     for bucket in _our_buckets(ctx):
         _empty_and_delete(ctx, bucket)
-        deleted.append(bucket)
     if _our_table(ctx):
         ctx.client("dynamodb").delete_table(TableName=TABLE)
         ctx.did(f"deleted table {TABLE}")
@@ -172,9 +216,7 @@ def clean(ctx: Context) -> None:
     labs_files = photos_dir(ctx).parent.parent
     if labs_files.is_dir() and not any(labs_files.iterdir()):
         labs_files.rmdir()
-    settings_file = webapp.settings_file(ctx.target.settings, ctx.target)
-    if deleted and webapp.saved_bucket(settings_file) in deleted:
-        settings_file.unlink(missing_ok=True)  # the app would keep asking for a bucket that is gone
+    forget_app_settings(ctx.home, ctx.target.name, ctx.account)  # the bucket saved on the app's settings page
     ctx.state.clear()
 
 

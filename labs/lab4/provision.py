@@ -8,10 +8,11 @@ import base64
 import time
 from pathlib import Path
 
+import botocore.exceptions as bx
 
 from bootcamp import approle, network, userdata
 from bootcamp.errors import BootcampError
-from bootcamp.provision import GONE, Context, name_of, tolerate
+from bootcamp.provision import Context, error_code, name_of, tolerate
 from bootcamp.state import lab_files
 from labs.lab3 import provision as lab3
 
@@ -43,17 +44,17 @@ def start(ctx: Context) -> None:
 
 
 def _prepare(ctx: Context) -> tuple[network.Network, str, str]:
-    profile = approle.ensure(ctx)  # first: lab 3 still set up here is refused before anything is made
+    lab3.refuse_foreign_table(ctx)  # first: what the lab would not make its own is refused before anything is made
+    profile = approle.ensure(ctx)
     net = network.build(ctx, LAYOUT)
     bucket = lab3.photo_bucket(ctx)
-    lab3.bucket_with_photos(ctx, bucket)
+    lab3.bucket_with_photos(ctx, bucket, keep_policy=True)
     lab3.employees_table(ctx)
     _employees(ctx)
     script = userdata.render(ctx.region, bucket)
-    original = ctx.state.load().get("original")
-    if not original:  # once made, never again: terminating it is the learner's last step
+    if not _original_made(ctx, net.vpc):  # once made, never again: terminating it is the learner's last step
         original = network.web_instance(ctx, LAYOUT, net, script, instance_profile=profile)
-        ctx.state.update(original=original)
+        ctx.state.update(original=original, original_vpc=net.vpc)
     lb_sg = _load_balancer_group(ctx, net.vpc)
     path = user_data_path(ctx)
     if not path.exists() or path.read_text() != script:
@@ -64,11 +65,31 @@ def _prepare(ctx: Context) -> tuple[network.Network, str, str]:
     return net, bucket, lb_sg
 
 
+def _original_made(ctx: Context, vpc: str) -> bool:
+    """Whether start made the original instance in this network (the state may outlive the account's
+    resources: after `sandbox.reset`, or when the network was deleted, it names what is gone)."""
+    saved = ctx.state.load()
+    if not saved.get("original"):
+        return False
+    if saved.get("original_vpc"):
+        return saved["original_vpc"] == vpc
+    found = tolerate(lambda: ctx.client("ec2").describe_instances(InstanceIds=[saved["original"]]),
+                     "InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
+    return bool(found and found["Reservations"])
+
+
 def _employees(ctx: Context) -> None:
-    ddb = ctx.client("dynamodb")
+    """The three employees, each only when its id is missing: a learner's edit to one stays."""
+    ddb, added = ctx.client("dynamodb"), 0
     for item in EMPLOYEES:
-        ddb.put_item(TableName=lab3.TABLE, Item=item)
-    ctx.did(f"{len(EMPLOYEES)} employees in table {lab3.TABLE}")
+        try:
+            ddb.put_item(TableName=lab3.TABLE, Item=item, ConditionExpression="attribute_not_exists(id)")
+            added += 1
+        except bx.ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+    if added:
+        ctx.did(f"{added} employees in table {lab3.TABLE}")
 
 
 def _load_balancer_group(ctx: Context, vpc: str) -> str:
@@ -201,13 +222,7 @@ def _until_healthy(ctx: Context, group_arn: str, exclude: str | None, wanted: in
 
 
 def clean(ctx: Context) -> None:
-    blockers = _learners_in_the_network(ctx)
-    if blockers:
-        one = len(blockers) == 1
-        raise BootcampError(
-            f"your {' and your '.join(blockers)} {'uses' if one else 'use'} the lab network, and lab.clean deletes "
-            f"only what the lab tagged: delete {'it' if one else 'them'} first (EC2 > Auto Scaling groups, "
-            "EC2 > Load balancers, EC2 > Instances), then run `invoke lab.clean 4` again")
+    network.refuse_blockers(ctx, list(dict.fromkeys(_learners_in_the_network(ctx) + network.blockers(ctx))))
     scaling, elb = ctx.client("autoscaling"), ctx.client("elbv2")
     groups = [g["AutoScalingGroupName"] for g in _groups(ctx) if ctx.is_ours(g.get("Tags"))]
     for name in groups:
@@ -308,7 +323,7 @@ def _lab_network(ctx: Context) -> tuple[set[str], set[str]]:
 
 
 def _learners_in_the_network(ctx: Context) -> list[str]:
-    """What the learner made that keeps the lab's network in use, so the network cannot go."""
+    """The learner's Auto Scaling groups and load balancers that use the lab's network."""
     vpcs, subnets = _lab_network(ctx)
     if not vpcs:
         return []
@@ -317,13 +332,7 @@ def _learners_in_the_network(ctx: Context) -> list[str]:
     inside = [b for b in _balancers(ctx) if b.get("VpcId") in vpcs]
     ours = _ours_in(ctx, inside, "LoadBalancerArn")
     found += [f"load balancer {b['LoadBalancerName']}" for b in inside if b not in ours]
-    pages = ctx.client("ec2").get_paginator("describe_instances").paginate(
-        Filters=[{"Name": "vpc-id", "Values": sorted(vpcs)}])
-    found += [f"instance {name_of(i) or i['InstanceId']} ({i['InstanceId']})" for page in pages
-              for r in page["Reservations"] for i in r["Instances"]
-              if i["State"]["Name"] not in GONE and not ctx.is_ours(i.get("Tags"))
-              and not any(t["Key"] == "aws:autoscaling:groupName" for t in i.get("Tags", []))]
-    return found
+    return found  # instances, subnets, groups and the rest: network.blockers
 
 
 def _learners_own(ctx: Context) -> list[str]:
