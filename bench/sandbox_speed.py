@@ -162,6 +162,14 @@ def report(rates, cpu, client_cpu, args) -> None:
         print(f"{title} CPU ms per call (median)")
         for loop in LOOPS:
             print(f"{loop:<15}" + "".join(f"{statistics.median(table[(name, loop)]):>16.2f}" for name in SERVERS))
+    print("CPU per call, sandbox before / sandbox (steadier than calls/s on a busy machine)")
+    for loop in LOOPS:
+        def med(table, name):
+            return statistics.median(table[(name, loop)])
+        server = med(cpu, "sandbox before") / med(cpu, "sandbox")
+        total = ((med(cpu, "sandbox before") + med(client_cpu, "sandbox before"))
+                 / (med(cpu, "sandbox") + med(client_cpu, "sandbox")))
+        print(f"{loop:<15}server {server:.2f}x, server and client together {total:.2f}x")
 
 
 def class_pattern(ports: dict[str, int], learners: int) -> None:

@@ -12,10 +12,17 @@ of its time per call:
 
 Both are kept here per host and per class. Classes are changed (by the sandbox's own
 extensions) only in `build_app`, before the first request.
+
+A second profile, with those gone, showed smaller repeats, each a few percent of a call:
+a request's raw path and URL parsed again on each of their uses, S3's choice between
+bucket-in-host and bucket-in-path made by a dozen regular expressions three times per call,
+and a request id drawn one character at a time. tests/test_sandbox_speedups.py checks that
+the answers stay byte for byte those of `--no-speedups`.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 
 import moto.core.responses as moto_responses
@@ -57,3 +64,83 @@ def remember_action_names() -> None:
 
     method_names_from_class.remembers = True
     moto_responses.method_names_from_class = method_names_from_class
+
+
+def remember_raw_urls() -> None:
+    """Make moto work out a request's raw path and URL once per request, not on every use.
+
+    moto's Request derives both from the WSGI environ (a urlparse each time) and asks for them
+    several times per call. They are kept on the request, with the environ values they came
+    from, so a request whose Host or RAW_URI is changed afterwards gets them worked out anew.
+    """
+    from moto.core.request import Request
+
+    if getattr(Request.raw_url, "remembers", False):
+        return
+    raw_path, raw_url = Request.raw_path.fget, Request.raw_url.fget
+
+    def remembered(name, derive):
+        def get(self):
+            key = (self.environ.get("HTTP_HOST"), self.environ.get("RAW_URI"))
+            kept = self.__dict__.get(name)
+            if kept is None or kept[0] != key:
+                kept = self.__dict__[name] = (key, derive(self))
+            return kept[1]
+
+        return property(get, doc=derive.__doc__)
+
+    Request.raw_path = remembered("_bootcamp_raw_path", raw_path)
+    Request.raw_url = remembered("_bootcamp_raw_url", raw_url)
+    Request.raw_url.fget.remembers = True
+
+
+def remember_s3_addressing() -> None:
+    """Make moto's S3 decide once per Host whether buckets are named in the host or the path.
+
+    moto decides it on every S3 call, several times, by a series of regular expressions over
+    the Host header and two settings; the answer is kept per (host, settings).
+    """
+    from moto import settings
+    from moto.s3.responses import S3Response
+
+    decide = S3Response.subdomain_based_buckets
+    if getattr(decide, "remembers", False):
+        return
+    answers: dict[tuple, bool] = {}
+
+    def subdomain_based_buckets(request) -> bool:
+        host = request.headers.get("host", request.headers.get("Host"))
+        if not host:
+            return decide(request)
+        key = (host, settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME, os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS"))
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = bool(decide(request))
+        return found
+
+    subdomain_based_buckets.remembers = True
+    S3Response.subdomain_based_buckets = staticmethod(subdomain_based_buckets)
+
+
+def quicker_request_ids() -> None:
+    """Draw a response's 52-character request id in one call of moto's random source, not 52.
+
+    Same characters, same length, same (seedable) generator: only the number of calls differs.
+    """
+    import string
+
+    import moto.core.responses as responses
+    from moto.moto_api._internal import mock_random
+
+    if getattr(responses.gen_amzn_requestid_long, "quicker", False):
+        return
+    pool = string.ascii_letters + string.digits
+
+    def gen_amzn_requestid_long(headerdict=None) -> str:
+        req_id = "".join(mock_random.choices(pool, k=52))
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = req_id
+        return req_id
+
+    gen_amzn_requestid_long.quicker = True
+    responses.gen_amzn_requestid_long = gen_amzn_requestid_long

@@ -38,9 +38,11 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - where moto answers otherwise than AWS (see `bootcamp.sandbox.fidelity`): EC2 dry runs judged
   and never run, a root's caller identity, an instance's groups from its network interface,
   InvalidTarget for a target that is no instance, and an Inactive access key refused;
-- speed: connections kept open between a client's calls (`bootcamp.sandbox.keepalive`) and
-  moto's per-request routing lookups done once (`bootcamp.sandbox.dispatch`); `--no-speedups`
-  serves as before, for bench/sandbox_speed.py.
+- speed: connections kept open between a client's calls (`bootcamp.sandbox.keepalive`);
+  moto's per-request routing lookups done once, a request's raw URL worked out once, S3's
+  host-or-path addressing decided once per host and request ids drawn in one call
+  (`bootcamp.sandbox.dispatch`); `--no-speedups` serves as before, for bench/sandbox_speed.py
+  and tests/test_sandbox_speedups.py (the same bytes either way).
 """
 
 from __future__ import annotations
@@ -521,6 +523,9 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     if not speedups:
         return Sandbox(DomainDispatcherApplication(create_backend_app), store)
     dispatch.remember_action_names()
+    dispatch.remember_raw_urls()
+    dispatch.remember_s3_addressing()
+    dispatch.quicker_request_ids()
     return Sandbox(dispatch.CachedDispatcher(create_backend_app), store)
 
 
