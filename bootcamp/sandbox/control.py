@@ -251,7 +251,7 @@ def _state_call(settings: Settings, action: str, account: str | None = None, dat
         raise SandboxError(f"the sandbox refused: {why}") from None
 
 
-def _account(account: str | None) -> str | None:
+def account_id(account: str | None) -> str | None:
     if account is not None and not (len(str(account)) == 12 and str(account).isdigit()):
         raise SandboxError(f"--account {account!r} is not a 12-digit account id")
     return account
@@ -259,7 +259,7 @@ def _account(account: str | None) -> str | None:
 
 def reset(settings: Settings, account: str | None = None) -> str:
     """Empty every account (or one) in memory and on disk; say what was removed."""
-    removed = json.loads(_state_call(settings, "reset", _account(account)))
+    removed = json.loads(_state_call(settings, "reset", account_id(account)))
     forget_app_settings(settings.home, "embedded", account)  # the buckets the app saved name what is gone
     return reset_line(removed, account)
 
@@ -303,7 +303,7 @@ def saved_state_line(settings: Settings) -> str:
 
 def save(settings: Settings, path: Path, account: str | None = None) -> str:
     """Write the sandbox's state (or one account's) to a file."""
-    data = _state_call(settings, "save", _account(account), method="GET")
+    data = _state_call(settings, "save", account_id(account), method="GET")
     path = Path(path)
     try:
         path.write_bytes(data)
@@ -319,7 +319,7 @@ def load(settings: Settings, path: Path, account: str | None = None) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise SandboxError(f"cannot read {path}: {exc.strerror}") from None
-    loaded = json.loads(_state_call(settings, "load", _account(account), data=data, name=str(path)))
+    loaded = json.loads(_state_call(settings, "load", account_id(account), data=data, name=str(path)))
     return f"loaded {path} into account(s) {', '.join(loaded['accounts']) or 'none'}"
 
 

@@ -1,8 +1,10 @@
 """`invoke sandbox.*`: the embedded AWS API server on 127.0.0.1."""
 
+from pathlib import Path
+
 from invoke import Exit, task
 
-from bootcamp.errors import BootcampError
+from bootcamp.errors import BootcampError, SandboxError
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION
 from bootcamp.state import LabState
@@ -52,14 +54,22 @@ def reset(c, port=None, account=None):
 @friendly
 def save(c, file, port=None, account=None):
     """Save the sandbox's state (or one account's) to FILE, e.g. to hand out the start of a lab."""
-    print(control.save(settings(c, sandbox_port=port), file, account))
+    from bootcamp import checks
+
+    s = settings(c, sandbox_port=port)
+    checks.output_file(file, "FILE")
+    print(control.save(s, file, control.account_id(account)))
 
 
 @task(help={**PORT, "account": "put the file's one account into this 12-digit account", "file": "a saved state"})
 @friendly
 def load(c, file, port=None, account=None):
     """Load a saved state: its accounts replace theirs (or its one account becomes --account)."""
-    print(control.load(settings(c, sandbox_port=port), file, account))
+    s = settings(c, sandbox_port=port)
+    account = control.account_id(account)
+    if not Path(file).is_file():
+        raise SandboxError(f"cannot read {file}: not a file saved by `invoke sandbox.save`")
+    print(control.load(s, file, account))
 
 
 @task(help={**PORT, "region": "region to export (default {sandbox_region})",
