@@ -113,9 +113,12 @@ class Sandbox:
         self.fault_left = 0
         self.fault_code = ""  # "" means throttling, in the calling service's own words
         self.apps: list[dict] = []  # {"account", "url", "pid"}: copies of the web app serving here
+        self.dataplane = None  # bootcamp.sandbox.dataplane.DataPlane, set by main
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if self.dataplane is not None and self.dataplane.handles(environ):
+            return self.dataplane.wsgi(environ, start_response)
         if path.startswith("/_bootcamp/"):
             return self.control(path, environ, start_response)
         key, service = signed_by(environ)
@@ -457,20 +460,32 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the AWS Bootcamp Labs sandbox.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=4599, help="TCP port to listen on")
+    parser.add_argument("--home", default=os.environ.get("BOOTCAMP_HOME", os.path.expanduser("~/.aws-bootcamp")),
+                        help="the project's home: the data plane keeps its instances' files under it")
+    parser.add_argument("--no-dataplane", action="store_true", help="run no instances (the API only)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = build_app()
     try:
-        server = make_server(args.host, args.port, build_app(), threaded=True,
+        server = make_server(args.host, args.port, app, threaded=True,
                              request_handler=MotoRequestHandler)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         sys.exit(3)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if not args.no_dataplane:
+        from bootcamp.sandbox.dataplane import DataPlane
+
+        app.dataplane = DataPlane(args.home, f"http://{args.host}:{args.port}")
+        app.dataplane.start()
     print(f"sandbox: serving on http://{args.host}:{args.port} (moto {moto_version})", flush=True)
     try:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if app.dataplane is not None:
+            app.dataplane.stop()
 
 
 if __name__ == "__main__":
