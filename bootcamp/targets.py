@@ -55,6 +55,7 @@ class Target:
     """A place AWS calls go: names an account, makes clients, says what it cannot serve."""
 
     name = ""
+    runs_instances = False  # whether instances really run and serve (AWS, and the sandbox's data plane)
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -68,6 +69,11 @@ class Target:
         raise NotImplementedError
 
     def endpoint(self, service: str) -> str | None:
+        return None
+
+    def public_url(self, public_ip: str) -> str | None:
+        """The URL this machine reaches an instance's port 80 at by its public address; None where no
+        instance really runs (LocalStack)."""
         return None
 
     def client(self, service: str, readonly_guard: bool = False):
@@ -123,6 +129,7 @@ class EmbeddedTarget(Target):
     """
 
     name = "embedded"
+    runs_instances = True
 
     def __init__(self, settings: Settings, credentials: tuple[str, ...] | None = None):
         super().__init__(settings)
@@ -136,6 +143,12 @@ class EmbeddedTarget(Target):
 
     def endpoint(self, service: str) -> str:
         return control.endpoint(self.settings)
+
+    def public_url(self, public_ip: str) -> str:
+        """Through the sandbox's edge, which lets the request in only where AWS would."""
+        from bootcamp.sandbox.dataplane.names import public_dns_name
+
+        return f"http://{public_dns_name(public_ip, self.region)}:{self.settings.sandbox_port}"
 
     @cached_property
     def account_id(self) -> str:
@@ -215,6 +228,7 @@ class LocalStackTarget(Target):
 
 class AwsTarget(Target):
     name = "aws"
+    runs_instances = True
 
     @cached_property
     def _session(self) -> boto3.Session:
@@ -225,6 +239,9 @@ class AwsTarget(Target):
 
     def session(self) -> boto3.Session:
         return self._session
+
+    def public_url(self, public_ip: str) -> str:
+        return f"http://{public_ip}"
 
     @property
     def region(self) -> str:

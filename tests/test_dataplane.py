@@ -18,7 +18,7 @@ import pytest
 
 from bootcamp import userdata
 from bootcamp.sandbox import control
-from tests.test_lab2 import ami, relaunch, ssh_instead_of_http, web_instance
+from test_lab2 import ami, relaunch, ssh_instead_of_http, web_instance
 
 WAIT = 20.0  # seconds: every wait below is bounded by it
 
