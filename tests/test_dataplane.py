@@ -18,6 +18,8 @@ import pytest
 
 from bootcamp import userdata
 from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from bootcamp.targets import make_target
 from test_lab2 import ami, relaunch, ssh_instead_of_http, web_instance
 
 WAIT = 20.0  # seconds: every wait below is bounded by it
@@ -184,3 +186,43 @@ def test_the_metadata_service_hands_out_the_instance_profile_roles_keys(settings
                                   aws_session_token=keys["Token"])
     arn = sts.get_caller_identity()["Arn"]
     assert arn == f"arn:aws:sts::{settings.sandbox_account}:assumed-role/AppRole/{instance_id}"
+
+
+@pytest.fixture(scope="module")
+def small_sandbox(tmp_path_factory):
+    """A sandbox of its own that runs at most one app."""
+    settings = Settings.from_env(env={}, home=tmp_path_factory.mktemp("small-home"), sandbox_port=control.free_port(),
+                                 sandbox_account="777788889999")
+    before = os.environ.get("BOOTCAMP_SANDBOX_MAX_APPS")
+    os.environ["BOOTCAMP_SANDBOX_MAX_APPS"] = "1"
+    try:
+        control.up(settings)
+    finally:
+        os.environ.pop("BOOTCAMP_SANDBOX_MAX_APPS")
+        if before is not None:
+            os.environ["BOOTCAMP_SANDBOX_MAX_APPS"] = before
+    yield settings
+    control.down(settings)
+
+
+def test_beyond_the_cap_an_instance_runs_without_an_app_and_says_so(small_sandbox):
+    target = make_target(small_sandbox)
+    ec2 = target.client("ec2")
+
+    def launch() -> str:
+        return ec2.run_instances(ImageId=ami(target_lab(target)), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 UserData=userdata.render(target.region))["Instances"][0]["InstanceId"]
+
+    first = launch()
+    until(lambda: control.running_apps(small_sandbox), "the first app runs")
+    second = launch()
+    output = until(lambda: "not started" in console(ec2, second) and console(ec2, second), "the console says why")
+    assert "BOOTCAMP_SANDBOX_MAX_APPS=1" in output
+    assert status_of_in(ec2, second) == "impaired" and status_of_in(ec2, first) == "ok"
+    assert [a["instance"] for a in control.running_apps(small_sandbox)] == [first]
+    ec2.terminate_instances(InstanceIds=[first])  # a slot frees: the second starts
+    until(lambda: [a["instance"] for a in control.running_apps(small_sandbox)] == [second], "the second app runs")
+
+
+def status_of_in(ec2, instance_id: str) -> str:
+    return ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]["InstanceStatus"]["Status"]

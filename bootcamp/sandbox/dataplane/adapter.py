@@ -111,6 +111,13 @@ def _role_of(backend, instance_id: str) -> str:
     return roles[0].arn if roles else ""
 
 
+def _groups_of(i) -> tuple[str, ...]:
+    """The primary interface's groups (what AWS filters by); moto may name others on the instance."""
+    primary = i.nics.get(0)
+    groups = list(primary.group_set) if primary is not None else []
+    return tuple(sorted({g.id for g in (groups or i.security_groups)}))
+
+
 def _instance(account: str, region: str, backend, i) -> Instance:
     user_data = ""
     if i.user_data is not None:
@@ -123,34 +130,40 @@ def _instance(account: str, region: str, backend, i) -> Instance:
         account=account, region=region, id=i.id, state=i._state.name, user_data=user_data,
         public_ip=i.public_ip or "", public_dns=i.public_dns_name or "", private_ip=i.private_ip or "",
         subnet_id=i.subnet_id or "", vpc_id=i.vpc_id or "",
-        security_groups=tuple(sorted({g.id for g in i.security_groups}
-                                     | {g.id for nic in list(i.nics.values()) for g in nic.group_set})),
+        security_groups=_groups_of(i),
         az=i._placement.zone or "", role_arn=_role_of(backend, i.id),
         http_tokens=options.http_tokens, http_endpoint=options.http_endpoint,
         boots=getattr(i, "_bootcamp_boots", 1))
 
 
-def instances() -> list[Instance]:
-    """Every instance of every account and region (terminated ones too, while moto keeps them)."""
-    found = []
-    for account, region, backend in _ec2_backends():
+def _moto_instances(region: str | None = None):
+    """(account, region, backend, moto instance) for every instance, in one region or all."""
+    for account, where, backend in _ec2_backends():
+        if region is not None and where != region:
+            continue
         try:
             for reservation in list(backend.reservations.values()):
-                found += [_instance(account, region, backend, i) for i in list(reservation.instances)]
+                for i in list(reservation.instances):
+                    yield account, where, backend, i
         except RuntimeError:  # a dict changed under us: the next pass reads again
             continue
-    return found
 
 
-def instance(account: str, instance_id: str) -> Instance | None:
-    return next((i for i in instances() if i.account == account and i.id == instance_id), None)
+def instances() -> list[Instance]:
+    """Every instance of every account and region (terminated ones too, while moto keeps them)."""
+    return [_instance(*found) for found in _moto_instances()]
+
+
+def instance_by_id(instance_id: str) -> Instance | None:
+    found = next((f for f in _moto_instances() if f[3].id == instance_id), None)
+    return _instance(*found) if found else None
 
 
 def instance_by_public_ip(region: str, ip: str) -> Instance | None:
-    """The live instance with this public address in this region (a running one first)."""
-    found = [i for i in instances() if i.region == region and i.public_ip == ip and i.state != "terminated"]
-    found.sort(key=lambda i: i.state != "running")
-    return found[0] if found else None
+    """The live instance with this public address in this region (a running one first); only it is read."""
+    found = [f for f in _moto_instances(region) if f[3].public_ip == ip and f[3]._state.name != "terminated"]
+    found.sort(key=lambda f: f[3]._state.name != "running")
+    return _instance(*found[0]) if found else None
 
 
 def network(account: str, region: str) -> Network:
@@ -215,6 +228,24 @@ def observe(controller) -> None:
     _observer = controller
 
 
+def _unique_public_ips() -> None:
+    """moto draws public IPs from 54.214.0.0/16 at random, so two instances of a class may share one;
+    the edge finds an instance by its address, so the sandbox draws again until it is free."""
+    from moto.ec2.models import elastic_network_interfaces as enis
+
+    draw = enis.random_public_ip
+
+    def free_public_ip() -> str:
+        taken = {f[3].public_ip for f in _moto_instances()}
+        for _ in range(100):
+            ip = draw()
+            if ip not in taken:
+                return ip
+        return ip
+
+    enis.random_public_ip = free_public_ip
+
+
 def install_hooks() -> None:
     """PublicDnsName this machine reaches, boots counted, impaired status and console output from the data plane."""
     from moto.ec2.models.instances import Instance as MotoInstance
@@ -228,6 +259,7 @@ def install_hooks() -> None:
         return public_dns_name(self.public_ip, self.region_name) if self.public_ip else None
 
     MotoInstance.public_dns_name = property(dns_name)
+    _unique_public_ips()
 
     start, reboot = MotoInstance.start, MotoInstance.reboot
 

@@ -137,20 +137,21 @@ class Edge:
         ip, region = public_address(environ.get("HTTP_HOST", ""))
         instance = adapter.instance_by_public_ip(region, ip)
         net = adapter.network(instance.account, region) if instance else adapter.Network()
-        port = self._serving(instance)
+        app = self._serving(instance)
         try:
             caller_port = int(environ.get("REMOTE_PORT") or 0)
         except ValueError:
             caller_port = 0
-        judged = verdict(instance, net, caller_port, port is not None)
+        judged = verdict(instance, net, caller_port, app is not None)
         if judged.action == "forward":
-            return self._forward(port, environ, start_response)
+            return self._forward(app, environ, start_response)
+        print(f"edge: {judged.action} {environ.get('HTTP_HOST')}: {judged.reason}", flush=True)  # the sandbox log
         if judged.action == "drop":
             time.sleep(self.drop)
         return self._close(environ, judged.reason)
 
-    def _serving(self, instance: adapter.Instance | None) -> int | None:
-        """The loopback port of the instance's app when it listens on port 80 (waiting while it boots)."""
+    def _serving(self, instance: adapter.Instance | None):
+        """The instance's app when it listens on port 80 (waiting while it boots), else None."""
         if instance is None or instance.state != "running":
             return None
         deadline = time.monotonic() + BOOT_WAIT
@@ -158,8 +159,10 @@ class Edge:
             app = self.instances.app(instance.account, instance.id)
             if app is not None and app.instance.boots != instance.boots:
                 app = None  # rebooted since the last pass: the next one starts it again
-            if app is not None and app.app_port == PORT and app.proc is not None and listening(app.port):
-                return app.port
+            if app is not None and app.app_port == PORT and app.proc is not None and (
+                    app.listening or listening(app.port)):
+                app.listening = True
+                return app
             starting = app is None or (app.proc is not None and app.proc.poll() is None)
             if not starting or not self._may_serve(instance) or time.monotonic() > deadline:
                 return None
@@ -183,7 +186,7 @@ class Edge:
         raise ConnectionAbortedError(f"edge: {reason}")
 
     @staticmethod
-    def _forward(port: int, environ, start_response):
+    def _forward(app, environ, start_response):
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
         for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
             if environ.get(key):
@@ -192,13 +195,14 @@ class Edge:
         body = environ["wsgi.input"].read(size) if size else None
         path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
             environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=FORWARD_TIMEOUT)
+        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=FORWARD_TIMEOUT)
         try:
             connection.request(environ["REQUEST_METHOD"], path, body=body, headers=headers)
             answer = connection.getresponse()
             data = answer.read()
         except (OSError, http.client.HTTPException):
             connection.close()
+            app.listening = False  # it may have just ended: check again next time
             return Edge._close(environ, "the app closed the connection")
         connection.close()
         kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}]

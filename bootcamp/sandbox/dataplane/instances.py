@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime
+import json
 import os
 import shutil
 import signal
@@ -65,6 +66,59 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+class Forked:
+    """An app process the launcher forked: not the sandbox's child, so it is watched by signal 0."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -1  # the launcher reaped it; its log says why it ended
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"app {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+
+class Launcher:
+    """The process (launcher.py) that forks the apps; started again when it has ended."""
+
+    SCRIPT = Path(__file__).with_name("launcher.py")
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+
+    def launch(self, request: dict) -> Forked:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, str(self.SCRIPT)], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True, cwd="/",
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer:
+            raise OSError("the app launcher ended")
+        return Forked(json.loads(answer)["pid"])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 @dataclass
 class App:
     """One instance's app process, at one boot."""
@@ -73,10 +127,11 @@ class App:
     folder: Path
     port: int = 0  # where the app listens on 127.0.0.1
     app_port: int = userdata.PORT  # the instance's port it serves (the user data's --port)
-    proc: subprocess.Popen | None = None
+    proc: Forked | None = None
     restarts: int = 0
     down_since: datetime.datetime | None = None
     restart_at: float = 0.0
+    listening: bool = False  # seen listening since its last start (the edge then skips the check)
     notes: list[str] = field(default_factory=list)
 
 
@@ -92,6 +147,7 @@ class Instances:
         self.passes = 0
         self.passed = threading.Condition(self.lock)
         self.wake = threading.Event()
+        self.launcher = Launcher()
 
     # --- the loop (its thread only) -----------------------------------------------------------
 
@@ -132,7 +188,7 @@ class Instances:
         if len(self.apps) >= self.cap:
             self.why_not[instance.key] = (
                 f"The app was not started: {len(self.apps)} apps already run in this sandbox, the most it "
-                f"runs (BOOTCAMP_SANDBOX_MAX_APPS={self.cap}); stop or terminate an instance, then reboot this one.")
+                f"runs (BOOTCAMP_SANDBOX_MAX_APPS={self.cap}); it starts here when another instance stops.")
             return
         self.why_not.pop(instance.key, None)
         folder = self.base / instance.account / instance.id
@@ -171,14 +227,15 @@ class Instances:
                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
         env.update({k: v for k, v in settings.items() if k in APP_SETTINGS and v})
         app.port = _free_port()
-        log = open(app.folder / "console.log", "ab")
         try:
-            app.proc = subprocess.Popen(
-                [sys.executable, "-m", "employee_directory", "--host", "127.0.0.1", "--port", str(app.port)],
-                cwd=app.folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent)
-        finally:
-            log.close()
+            app.proc = self.launcher.launch({"app": str(app.folder / "app"), "folder": str(app.folder),
+                                             "log": str(app.folder / "console.log"), "port": app.port, "env": env})
+            app.listening = False
+        except (OSError, ValueError) as exc:
+            app.notes.append(f"the app could not be started: {exc}")
+            app.proc, app.down_since = None, _utcnow()
+            app.restart_at = time.monotonic() + RESTART_SECONDS
+            return
         app.down_since = None
 
     def _stop(self, app: App) -> None:
@@ -206,6 +263,7 @@ class Instances:
             for app in self.apps.values():
                 self._stop(app)
             self.apps.clear()
+            self.launcher.stop()
 
     # --- asked by other threads ---------------------------------------------------------------
 

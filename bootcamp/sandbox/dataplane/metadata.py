@@ -49,8 +49,8 @@ class MetadataService:
 
     def answer(self, environ) -> tuple[str, str]:
         instance_id, _, path = environ.get("PATH_INFO", "")[len(self.PREFIX):].partition("/")
-        found = next((i for i in adapter.instances() if i.id == instance_id and i.state == "running"), None)
-        if found is None:
+        found = adapter.instance_by_id(instance_id)
+        if found is None or found.state != "running":
             return "404 Not Found", "no running instance has this metadata service"
         if found.http_endpoint != "enabled":
             return "403 Forbidden", "the instance metadata endpoint is disabled for this instance"
