@@ -71,9 +71,9 @@ class Target:
     def endpoint(self, service: str) -> str | None:
         return None
 
-    def public_url(self, public_ip: str) -> str | None:
-        """The URL this machine reaches an instance's port 80 at by its public address; None where no
-        instance really runs (LocalStack)."""
+    def public_url(self, public_ip: str, region: str | None = None) -> str | None:
+        """The URL this machine reaches an instance's port 80 at by its public address (in `region`, by
+        default the target's); None where no instance really runs (LocalStack)."""
         return None
 
     def client(self, service: str, readonly_guard: bool = False):
@@ -144,11 +144,11 @@ class EmbeddedTarget(Target):
     def endpoint(self, service: str) -> str:
         return control.endpoint(self.settings)
 
-    def public_url(self, public_ip: str) -> str:
+    def public_url(self, public_ip: str, region: str | None = None) -> str:
         """Through the sandbox's edge, which lets the request in only where AWS would."""
         from bootcamp.sandbox.dataplane.names import public_dns_name
 
-        return f"http://{public_dns_name(public_ip, self.region)}:{self.settings.sandbox_port}"
+        return f"http://{public_dns_name(public_ip, region or self.region)}:{self.settings.sandbox_port}"
 
     @cached_property
     def account_id(self) -> str:
@@ -240,7 +240,7 @@ class AwsTarget(Target):
     def session(self) -> boto3.Session:
         return self._session
 
-    def public_url(self, public_ip: str) -> str:
+    def public_url(self, public_ip: str, region: str | None = None) -> str:
         return f"http://{public_ip}"
 
     @property

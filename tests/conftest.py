@@ -28,22 +28,25 @@ def sandbox_home(tmp_path_factory) -> Path:
 
 
 # A dropped packet is held this long (2 s for a learner): the tests judge that no answer comes, not when.
-TEST_DROP_SECONDS = "0.3"
+# The class test keeps 39 learners' apps running while a worker runs other modules' tests beside it
+# (a class on one machine sets the cap the same way; each app is about 10 MB).
+SANDBOX_ENV = {"BOOTCAMP_SANDBOX_DROP_SECONDS": "0.3", "BOOTCAMP_SANDBOX_MAX_APPS": "100"}
 
 
 @pytest.fixture(scope="session")
 def sandbox(sandbox_home):
     """A sandbox server process on a free port, as `invoke sandbox.up` starts it."""
     settings = Settings.from_env(env={}, home=sandbox_home, sandbox_port=control.free_port())
-    before = os.environ.get("BOOTCAMP_SANDBOX_DROP_SECONDS")
-    os.environ["BOOTCAMP_SANDBOX_DROP_SECONDS"] = TEST_DROP_SECONDS
+    before = {name: os.environ.get(name) for name in SANDBOX_ENV}
+    os.environ.update(SANDBOX_ENV)
     try:
         control.up(settings)
     finally:
-        if before is None:
-            os.environ.pop("BOOTCAMP_SANDBOX_DROP_SECONDS")
-        else:
-            os.environ["BOOTCAMP_SANDBOX_DROP_SECONDS"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
     yield settings
     control.down(settings)
 

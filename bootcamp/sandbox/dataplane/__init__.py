@@ -21,21 +21,21 @@ Parts (one module each):
   or reboot counts a boot (so a reboot between two passes is not missed).
 - instances: an instance that is `running` with the project's user data (the marker and the
   archive `bootcamp.userdata.inspect` reads) runs the app from the archive in that user data,
-  unpacked under `<home>/dataplane/<account>/<instance-id>/`, as a child process on a
-  loopback port, with the user data's settings (bucket, region), AWS calls going to the
+  unpacked under `<home>/dataplane/<account>/<instance-id>/`, as a process on a loopback
+  port (forked by `launcher.py`, which imported boto3 once for all apps), with the user data's settings (bucket, region), AWS calls going to the
   sandbox, and no keys: boto3 finds the instance profile role's keys at the instance's
   metadata service, as on EC2. Stop and terminate stop the process, start and reboot start
   it again; a crashed app is restarted after 2 s (the user data's systemd unit says
   Restart=always, RestartSec=2), at most 5 times a boot, and while it is down the instance's
   status is impaired. Other user data is never executed; the console output says why.
-  At most BOOTCAMP_SANDBOX_MAX_APPS apps run (default 10, about 40 MB each); beyond it an
+  At most BOOTCAMP_SANDBOX_MAX_APPS apps run (default 10, about 10 MB each: PSS); beyond it an
   instance runs without an app, and its console output and status say so.
 - metadata: each instance's metadata service, at
   `http://127.0.0.1:<port>/_bootcamp/imds/<instance-id>` (the app gets it as IMDS_ENDPOINT
   and AWS_EC2_METADATA_SERVICE_ENDPOINT): instance-id, placement/availability-zone,
   placement/region, iam/security-credentials/<role> from the sandbox's STS, IMDSv2 tokens,
   honouring the instance's metadata options (HttpTokens required: 401 without a token;
-  HttpEndpoint disabled: nothing answers).
+  HttpEndpoint disabled: 403 to everything).
 - edge: "this machine plays the internet". A request whose Host is an instance's public DNS
   name under `.localhost` (curl and browsers send those names to 127.0.0.1) on the sandbox's
   port stands for a request from the internet to the instance's port 80. It is forwarded only

@@ -154,6 +154,11 @@ def instances() -> list[Instance]:
     return [_instance(*found) for found in _moto_instances()]
 
 
+def running_instances() -> list[Instance]:
+    """The running instances only: what the loop reads every pass (moto keeps terminated ones for long)."""
+    return [_instance(*found) for found in _moto_instances() if found[3]._state.name == "running"]
+
+
 def instance_by_id(instance_id: str) -> Instance | None:
     found = next((f for f in _moto_instances() if f[3].id == instance_id), None)
     return _instance(*found) if found else None

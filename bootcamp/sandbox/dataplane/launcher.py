@@ -1,6 +1,6 @@
 """The app launcher: one process that imports boto3 once and forks every instance's app from it.
 
-A fresh Python that imports boto3 costs about 0.5 s of CPU and 40 MB; a fork of this process
+A fresh Python that imports boto3 costs about 0.5 s of CPU and 30 MB; a fork of this process
 costs milliseconds and shares those pages with its siblings until they write to them. The
 child imports the app from the instance's unpacked archive (first on its path), never from
 this machine's installed package: the launcher itself imports no part of the project.
