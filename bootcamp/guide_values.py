@@ -68,6 +68,7 @@ def learner_values(settings: Settings, lab: Lab) -> tuple[dict[str, str], str]:
         "profile": settings.profile or "", "owner": settings.owner,
         "bucket_suffix": bucket_suffix(settings.owner, account) if account else UNKNOWN_SUFFIX,
         "initials": initials(settings.owner), "app_port": str(settings.app_port),
+        "sandbox_port": str(settings.sandbox_port),
         "lab_dir": str(lab_files(settings.home, lab.id, target.name, known)),
         "console_url": f"https://{known}.signin.aws.amazon.com/console",
         "state_file": str(LabState(settings.home, target.name, known, lab.id).path),

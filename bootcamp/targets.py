@@ -166,6 +166,7 @@ class Target:
     """A place AWS calls go: names an account, makes clients, says what it cannot serve."""
 
     name = ""
+    runs_instances = False  # whether instances really run and serve (AWS, and the sandbox's data plane)
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -183,6 +184,11 @@ class Target:
 
     def credentials(self) -> tuple[str, ...] | None:
         """Explicit (key, secret[, token]) this target signs with, or None for its session's own."""
+        return None
+
+    def public_url(self, public_ip: str, region: str | None = None) -> str | None:
+        """The URL this machine reaches an instance's port 80 at by its public address (in `region`, by
+        default the target's); None where no instance really runs (LocalStack)."""
         return None
 
     def client(self, service: str, readonly_guard: bool = False):
@@ -237,6 +243,7 @@ class EmbeddedTarget(Target):
     """
 
     name = "embedded"
+    runs_instances = True
 
     def __init__(self, settings: Settings, credentials: tuple[str, ...] | None = None):
         super().__init__(settings)
@@ -255,6 +262,12 @@ class EmbeddedTarget(Target):
 
     def endpoint(self, service: str) -> str:
         return control.endpoint(self.settings)
+
+    def public_url(self, public_ip: str, region: str | None = None) -> str:
+        """Through the sandbox's edge, which lets the request in only where AWS would."""
+        from bootcamp.sandbox.dataplane.names import public_dns_name
+
+        return f"http://{public_dns_name(public_ip, region or self.region)}:{self.settings.sandbox_port}"
 
     @cached_property
     def account_id(self) -> str:
@@ -334,6 +347,7 @@ class LocalStackTarget(Target):
 
 class AwsTarget(Target):
     name = "aws"
+    runs_instances = True
 
     @cached_property
     def _session(self) -> boto3.Session:
@@ -347,6 +361,9 @@ class AwsTarget(Target):
 
     def session(self) -> boto3.Session:
         return self._session
+
+    def public_url(self, public_ip: str, region: str | None = None) -> str:
+        return f"http://{public_ip}"
 
     @property
     def region(self) -> str:

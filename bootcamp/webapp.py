@@ -9,9 +9,11 @@ so that a grade can ask the app itself which bucket and table it uses.
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
+import socket
 import threading
 import time
 import urllib.error
@@ -230,10 +232,26 @@ def ask(base_url: str, employees: bool = True) -> dict:
     return answer
 
 
+class _LoopbackNames(http.client.HTTPConnection):
+    """Sends *.localhost to 127.0.0.1, as curl and browsers do (RFC 6761): the system resolver may not."""
+
+    def connect(self):
+        host = "127.0.0.1" if self.host == "localhost" or self.host.endswith(".localhost") else self.host
+        self.sock = socket.create_connection((host, self.port), self.timeout, self.source_address)
+
+
+class _LoopbackHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_LoopbackNames, req)
+
+
+_opener = urllib.request.build_opener(_LoopbackHandler)
+
+
 def _get(url: str) -> tuple[int | None, object, str]:
     """(HTTP status, JSON body, '') or (status or None, None, why not)."""
     try:
-        with urllib.request.urlopen(url, timeout=ASK_TIMEOUT) as response:
+        with _opener.open(url, timeout=ASK_TIMEOUT) as response:
             return response.status, json.loads(response.read(ANSWER_LIMIT)), ""
     except urllib.error.HTTPError as exc:
         return exc.code, None, f"HTTP {exc.code}: {exc.read(300).decode('utf-8', 'replace').strip()}"
@@ -241,6 +259,39 @@ def _get(url: str) -> tuple[int | None, object, str]:
         return None, None, str(getattr(exc, "reason", exc))
     except ValueError:
         return None, None, "the answer is not JSON"
+
+
+# --- where a learner opens the app they built ------------------------------------------------
+
+APP_INSTANCE = "Web Application"  # the instance labs 2 and 3 serve the app from
+LOAD_BALANCER = "Web-Application-ALB"  # lab 4's
+
+
+def lab_app_url(target, lab_id: str, app_port: int) -> str:
+    """The URL a browser on this machine opens the learner's app at: lab 2 and 3 the instance, lab 4 the
+    load balancer. BootcampError, in one line with what to do, when there is nothing to open."""
+    if lab_id in ("2", "3"):
+        pages = target.client("ec2").get_paginator("describe_instances").paginate(Filters=[
+            {"Name": "tag:Name", "Values": [APP_INSTANCE]}, {"Name": "instance-state-name", "Values": ["running"]}])
+        found = [i for page in pages for r in page["Reservations"] for i in r["Instances"] if i.get("PublicIpAddress")]
+        if not found:
+            raise BootcampError(f"no running instance named {APP_INSTANCE} with a public IPv4 address in "
+                                f"{target.describe()}: launch it (step 2.6) or start it, then run this again")
+        url = target.public_url(found[0]["PublicIpAddress"])
+        if url is None:
+            raise BootcampError(f"the {target.name} target runs no instances: serve the app here with "
+                                f"`invoke app.run`, then open http://127.0.0.1:{app_port}/")
+        return url + "/"
+    if lab_id == "4":
+        if target.name != "aws":
+            raise BootcampError(f"the {target.name} target does not serve load balancers yet: open the app on "
+                                "lab 3's instance with `invoke lab.open 3`, or use --target aws")
+        found = [b for b in target.client("elbv2").describe_load_balancers()["LoadBalancers"]
+                 if b["LoadBalancerName"] == LOAD_BALANCER]
+        if not found:
+            raise BootcampError(f"no load balancer {LOAD_BALANCER} in {target.describe()}: create it (step 4.2)")
+        return f"http://{found[0]['DNSName']}/"
+    raise BootcampError(f"lab {lab_id} has no web app to open: labs 2, 3 and 4 do")
 
 
 # --- using the app as a learner does (lab.solve) ---------------------------------------------

@@ -238,8 +238,28 @@ def test_web_instance(lab):
     problems.check()
 
 
+def way_in_closed(lab: Lab2, instance: dict) -> tuple[str, dict] | None:
+    """What in the instance's configuration keeps the internet from its port 80, as AWS routes it, or None."""
+    if not instance["public_ip"]:
+        return "closed_no_public_ip", {}
+    gateways = [g["id"] for g in lab.inventory["internet_gateways"] if instance["vpc"] in g["attached"]]
+    if not gateways:
+        return "closed_no_igw", {"vpc_id": instance["vpc"]}
+    subnet = lab.subnet_by_id(instance["subnet"])
+    table = lab.route_table_of(subnet) if subnet else None
+    if table is None or not any(r["destination"] == "0.0.0.0/0" and r["target"] in gateways for r in table["routes"]):
+        return "closed_no_route", {"subnet": f"{label(subnet)} {subnet['cidr']}" if subnet else instance["subnet"],
+                                   "table": label(table) if table else "none"}
+    groups = [g for g in lab.inventory["security_groups"] if g["id"] in instance["groups"]]
+    if not any(open_to_world(g, 80) for g in groups):
+        return "closed_sg", {"groups": ", ".join(label(g) for g in groups) or "none"}
+    if not inspect_user_data(instance["user_data"]).installs_app:
+        return "closed_no_app", {}
+    return None
+
+
 @pytest.mark.step("2.7")
-def test_app_answers(inventory, instance):
+def test_app_answers(inventory, lab, instance):
     facts = {"instance": label(instance), "instance_id": instance["id"]}
     if instance["public_ip"]:
         facts["address"] = instance["public_ip"]
@@ -250,9 +270,16 @@ def test_app_answers(inventory, instance):
         note("not_probed", target=probe["target"])
         return
     answer = probe["answers"].get(instance["id"])
+    problems = Problems()
     if answer is None:
-        fail("no_answer", url="http://<no public IP>/", error="the instance has no public IPv4 address", **facts)
-    if answer["error"] and answer["status"] is None:
-        fail("no_answer", url=answer["url"], error=answer["error"], **facts)
-    if answer["app"] != APP:
-        fail("not_the_app", url=answer["url"], what=answer["error"] or f"HTTP {answer['status']}", **facts)
+        problems.add("no_answer", url="http://<no public IP>/", error="the instance has no public IPv4 address", **facts)
+    else:
+        facts["address"] = answer["url"].split("://", 1)[-1].rsplit("/api/settings", 1)[0]
+        if answer["error"] and answer["status"] is None:
+            problems.add("no_answer", url=answer["url"], error=answer["error"], **facts)
+        elif answer["app"] != APP:
+            fail("not_the_app", url=answer["url"], what=answer["error"] or f"HTTP {answer['status']}", **facts)
+    closed = way_in_closed(lab, instance) if problems.found else None
+    if closed:
+        problems.add(closed[0], **closed[1], **facts)
+    problems.check()

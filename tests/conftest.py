@@ -32,19 +32,50 @@ def sandbox_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bootcamp-home")
 
 
+# A dropped packet is held this long (2 s for a learner): the tests judge that no answer comes, not when.
+# The class test keeps 39 learners' apps running while a worker runs other modules' tests beside it
+# (a class on one machine sets the cap the same way; each app is about 10 MB).
+SANDBOX_ENV = {"BOOTCAMP_SANDBOX_DROP_SECONDS": "0.3", "BOOTCAMP_SANDBOX_MAX_APPS": "100"}
+
+
 @pytest.fixture(scope="session")
 def sandbox(sandbox_home):
     """A sandbox server process on a free port, as `invoke sandbox.up` starts it."""
     settings = Settings.from_env(env={}, home=sandbox_home, sandbox_port=control.free_port())
-    control.up(settings)
+    before = {name: os.environ.get(name) for name in SANDBOX_ENV}
+    os.environ.update(SANDBOX_ENV)
+    try:
+        control.up(settings)
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
     yield settings
     control.down(settings)
 
 
 @pytest.fixture
-def settings(sandbox, worker_prefix) -> Settings:
-    """Settings for a fresh, empty sandbox account: tests never see each other's resources."""
-    return sandbox.but(sandbox_account=f"{worker_prefix}{next(_accounts):08d}", owner="tester")
+def settings(sandbox, worker_prefix):
+    """Settings for a fresh, empty sandbox account: tests never see each other's resources.
+
+    At teardown, the instances that run an app in it are terminated, so the sandbox's apps
+    (at most BOOTCAMP_SANDBOX_MAX_APPS) stay free for the next tests.
+    """
+    made = sandbox.but(sandbox_account=f"{worker_prefix}{next(_accounts):08d}", owner="tester")
+    yield made
+    terminate_apps(made)
+
+
+def terminate_apps(settings: Settings) -> None:
+    try:
+        apps = control.running_apps(settings, settings.sandbox_account)
+    except OSError:
+        return  # the test stopped its sandbox
+    for app in apps:
+        ec2 = make_target(settings.but(region=app["region"])).client("ec2")
+        ec2.terminate_instances(InstanceIds=[app["instance"]])
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from bootcamp.redact import redact as strip_secrets
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import get_lab
 from bootcamp.targets import make_target
-from conftest import LabDriver, run_invoke, sandbox_env
+from conftest import LabDriver, run_invoke, sandbox_env, terminate_apps
 
 LAB2 = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
 # Gradescope's autograder results.json, as its documentation specifies the fields we write.
@@ -56,7 +56,7 @@ def dns_off(lab):
 KINDS = {
     "complete": (lambda lab: lab.run("solve"), set()),
     "untouched": (lambda lab: None, set(LAB2)),
-    "no http": (lambda lab: (lab.run("solve"), revoke_http(lab)), {"2.5"}),
+    "no http": (lambda lab: (lab.run("solve"), revoke_http(lab)), {"2.5", "2.7"}),  # the app is out of reach too
     "dns off": (lambda lab: (lab.run("solve"), dns_off(lab)), {"2.1"}),
 }
 CLASS_SIZE = 52
@@ -80,7 +80,9 @@ def klass(sandbox, tmp_path_factory, worker_prefix):
     rows.append("leaky,Leaky Learner,,,,AKIAIOSFODNN7EXAMPLE")
     path = tmp_path_factory.mktemp("class") / "class.csv"
     path.write_text("\n".join(rows) + "\n")
-    return {"roster": path, "expected": expected, "settings": sandbox}
+    yield {"roster": path, "expected": expected, "settings": sandbox}
+    for n in range(CLASS_SIZE):
+        terminate_apps(sandbox.but(sandbox_account=f"8{worker_prefix}{n:07d}"))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +142,8 @@ def test_gradescope_results_match_the_schema(graded):
         jsonschema.validate(json.loads(path.read_text()), GRADESCOPE)
     failing = json.loads((out / "learners" / "s002" / "gradescope" / "results.json").read_text())
     http = next(t for t in failing["tests"] if t["number"] == "2.5")
-    assert http["status"] == "failed" and "TCP 80" in http["output"] and failing["score"] == 12
+    # 2.5 and 2.7 lost (the app is out of reach through the edge too): 14 - 2 - 2
+    assert http["status"] == "failed" and "TCP 80" in http["output"] and failing["score"] == 10
 
 
 def test_html_report_shows_pass_rates_per_step(graded):

@@ -37,7 +37,7 @@ def sample_values(target: str) -> dict[str, str]:
     return {"target": target, "account_id": "210987654321", "region": "eu-west-1", "profile": "",
             "endpoint": {"embedded": "http://127.0.0.1:4599", "localstack": "http://localhost:4566"}.get(target, ""),
             "owner": "learner", "bucket_suffix": "0042", "state_file": "/home/learner/.aws-bootcamp/state/x.json",
-            "initials": "le", "app_port": "8080", "lab_dir": "/home/learner/.aws-bootcamp/lab3/embedded-210987654321",
+            "initials": "le", "app_port": "8080", "sandbox_port": "4599", "lab_dir": "/home/learner/.aws-bootcamp/lab3/embedded-210987654321",
             "console_url": "https://210987654321.signin.aws.amazon.com/console"}
 
 

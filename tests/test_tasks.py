@@ -1,5 +1,7 @@
 """The user's commands end to end: `invoke lab.list`, `lab.verify`, and Korean output."""
 
+import subprocess
+
 from conftest import run_invoke, sandbox_env
 
 
@@ -32,10 +34,23 @@ def test_lab_verify_proves_lab_2(settings):
     assert "lab 2 verified on embedded" in out.stdout
 
 
-def test_grade_lab_2_shows_what_the_sandbox_did_not_check(lab2):
+def test_grade_lab_2_asks_the_app_and_lab_open_prints_where_it_answers(lab2):
     lab2.run("start")
     lab2.run("solve")
     out = run_invoke("lab.grade", "2", env=sandbox_env(lab2.settings))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Not checked: a live HTTP answer" in out.stdout
+    assert "Not checked" not in out.stdout
     assert "Score 14/14" in out.stdout
+    opened = run_invoke("lab.open", "2", "--print", env=sandbox_env(lab2.settings))
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    [url] = opened.stdout.split()
+    assert url.startswith("http://ec2-") and url.endswith(f".compute.localhost:{lab2.settings.sandbox_port}/")
+    page = subprocess.run(["curl", "-sS", "-m", "15", url], capture_output=True, text=True, timeout=20)
+    assert "Employee Directory" in page.stdout, page.stderr
+
+
+def test_lab_open_without_an_instance_says_what_to_do(settings):
+    out = run_invoke("lab.open", "2", "--print", env=sandbox_env(settings))
+    assert out.returncode != 0
+    assert "no running instance named Web Application" in out.stderr + out.stdout
+    assert "Traceback" not in out.stderr

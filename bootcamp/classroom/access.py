@@ -97,6 +97,13 @@ class LearnerTarget(Target):
     def endpoint(self, service: str) -> str | None:
         return self.base.endpoint(service)
 
+    @property
+    def runs_instances(self) -> bool:
+        return self.base.runs_instances
+
+    def public_url(self, public_ip: str, region: str | None = None) -> str | None:
+        return self.base.public_url(public_ip, region or self.region)
+
     def client(self, service: str, readonly_guard: bool = True):
         return self.pool.client(service, self.region)  # always read-only: grading never writes
 

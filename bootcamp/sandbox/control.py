@@ -176,7 +176,8 @@ def up(settings: Settings, wait: float = 300.0, fresh: bool = False) -> Status:
     with _private_log(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bootcamp.sandbox.server", "--host", HOST,
-             "--port", str(settings.sandbox_port), "--token-file", str(_token_file(settings)), *state],
+             "--port", str(settings.sandbox_port), "--token-file", str(_token_file(settings)),
+             "--home", str(settings.home), *state],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     pidfile.write_text(str(proc.pid))
@@ -415,6 +416,13 @@ def registered_apps(settings: Settings, account: str) -> list[dict]:
     """The copies of the web app registered for this account: [{"account", "url", "pid"}, ...]."""
     query = urllib.parse.urlencode({"account": account})
     return _apps_call(settings, f"{endpoint(settings)}/_bootcamp/apps?{query}")
+
+
+def running_apps(settings: Settings, account: str = "") -> list[dict]:
+    """The apps the sandbox's instances run: [{"account", "region", "instance", "port", "pid", "restarts"}]."""
+    query = urllib.parse.urlencode({"account": account})
+    with urllib.request.urlopen(f"{endpoint(settings)}/_bootcamp/dataplane?{query}", timeout=APPS_TIMEOUT) as r:
+        return json.loads(r.read())["apps"]
 
 
 def env_exports(settings: Settings, region: str) -> str:

@@ -156,6 +156,7 @@ class Sandbox:
         self.requests: Counter = Counter()
         self.faults = Faults()
         self.apps: list[dict] = []  # {"account", "url", "pid"}: copies of the web app serving here
+        self.dataplane = None  # bootcamp.sandbox.dataplane.DataPlane, set by main
         self.store.extension("apps", lambda: [dict(a) for a in self.apps], self._put_apps)
 
     def _put_apps(self, entries: list[dict]) -> None:
@@ -164,6 +165,8 @@ class Sandbox:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if self.dataplane is not None and self.dataplane.handles(environ):
+            return self.dataplane.wsgi(environ, start_response)
         if control_token.refused(path, environ, self.token):
             return self.reply(start_response, 403, "application/json", json.dumps(
                 {"error": f"a control call needs the {control_token.HEADER} header the sandbox wrote to its home"}))
@@ -555,6 +558,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="async: on disk within a fraction of a second; sync: before each answer")
     parser.add_argument("--fresh", action="store_true", help="set the state aside and start empty")
     parser.add_argument("--token-file", type=Path, help="write a control token here (mode 0600) and require it")
+    parser.add_argument("--home", default=os.environ.get("BOOTCAMP_HOME", os.path.expanduser("~/.aws-bootcamp")),
+                        help="the project's home: the data plane keeps its instances' files under it")
+    parser.add_argument("--no-dataplane", action="store_true", help="run no instances (the API only)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
     store = Store(args.state, args.durability)
@@ -574,11 +580,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         sys.exit(3)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if not args.no_dataplane:
+        from bootcamp.sandbox.dataplane import DataPlane
+
+        app.dataplane = DataPlane(args.home, f"http://{args.host}:{args.port}")
+        app.dataplane.start()
     print(f"sandbox: serving on http://{args.host}:{args.port} (moto {moto_version})", flush=True)
     try:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if app.dataplane is not None:
+            app.dataplane.stop()
     store.wait(timeout=30)  # what was answered reaches the disk before the process ends
     sys.stdout.flush()
     os._exit(0)  # skip collecting moto's heap at exit, which takes seconds: nothing is left to save

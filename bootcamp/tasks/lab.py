@@ -2,6 +2,7 @@
 
 import json as jsonlib
 import sys
+import webbrowser
 from pathlib import Path
 
 from invoke import Exit, task
@@ -121,6 +122,21 @@ def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None,
         raise Exit("verify failed:\n  " + "\n  ".join(outcome.problems), code=1)
     print(f"lab {lab_.id} verified on {outcome.target} (account {outcome.account}): "
           "every step fails before solve with a hint, passes after, and clean leaves nothing")
+
+
+@task(name="open", help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},
+                         "print": "only print the URL, do not open a browser"})
+@friendly
+def open_(c, lab, print_=False, target=None, region=None, port=None, profile=None):
+    """Print the URL of the app you built (lab 2 and 3: the instance; lab 4: the load balancer) and open it."""
+    from bootcamp import lifecycle, webapp
+
+    s, lab_ = _setup(c, lab, target, region, port, profile)
+    target_ = lifecycle.prepare(s, lab_, changes=False)
+    url = webapp.lab_app_url(target_, lab_.id, s.app_port)
+    print(url)
+    if not print_:
+        webbrowser.open(url)
 
 
 @task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},

@@ -116,13 +116,14 @@ def _groups(instance: dict) -> list[str]:
 
 
 def probe(reader: Reader, inv: Inventory) -> dict:
-    """A live HTTP answer from each running instance with a public IP, only where instances really run."""
-    if reader.target.name != "aws":
+    """A live HTTP answer from each running instance with a public IP, where instances really run
+    (AWS, and the sandbox through its edge, which lets a request in only where AWS would)."""
+    if not reader.target.runs_instances:
         return {"method": "none", "target": reader.target.name, "answers": {}}
     answers = {}
     for i in inv.data.get("instances", []):
         if i["state"] == "running" and i["public_ip"]:
-            answers[i["id"]] = http_probe(f"http://{i['public_ip']}")
+            answers[i["id"]] = http_probe(reader.target.public_url(i["public_ip"]))
     return {"method": "http", "target": reader.target.name, "answers": answers}
 
 

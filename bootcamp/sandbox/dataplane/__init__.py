@@ -1,0 +1,132 @@
+"""The sandbox's data plane: the labs' world runs here, not only its API.
+
+moto answers the control plane (RunInstances, CreateRoute, ...) and keeps what is asked for.
+The data plane makes it real on this machine: instances serve the Employee Directory app, the
+network decides who reaches them, and (later) load balancers balance and Auto Scaling heals.
+It is a set of small controllers, each a reconcile loop in the Kubernetes manner: read the
+desired state, compare it with what runs, make one small idempotent change toward it, and do
+it again; a crash half-way is healed by the next pass, and a restored sandbox (issue 15)
+needs no special start: the loops see running instances and start their apps.
+
+Parts (one module each):
+
+- adapter: the only module that imports moto's internals. It hands out plain, frozen views
+  (dataclasses) of what the loops need: instances (state, user data, public IP and DNS name,
+  subnet, VPC, security groups, AZ, instance profile's role, metadata options, boot count),
+  VPCs, internet gateways and attachments, route tables and associations (explicit and main),
+  network ACLs and security groups. It also installs the few hooks that make moto say what
+  the data plane sees: PublicDnsName is the name this machine reaches
+  (`ec2-54-214-1-2.us-west-2.compute.localhost`), DescribeInstanceStatus shows an instance
+  whose app crashed as impaired, GetConsoleOutput says what the sandbox ran, and every start
+  or reboot counts a boot (so a reboot between two passes is not missed).
+- instances: an instance that is `running` with the project's user data (the marker and the
+  archive `bootcamp.userdata.inspect` reads) runs the app from the archive in that user data,
+  unpacked under `<home>/dataplane/<account>/<instance-id>/`, as a process on a loopback
+  port (forked by `launcher.py`, which imported boto3 once for all apps), with the user data's settings (bucket, region), AWS calls going to the
+  sandbox, and no keys: boto3 finds the instance profile role's keys at the instance's
+  metadata service, as on EC2. Stop and terminate stop the process, start and reboot start
+  it again; a crashed app is restarted after 2 s (the user data's systemd unit says
+  Restart=always, RestartSec=2), at most 5 times a boot, and while it is down the instance's
+  status is impaired. Other user data is never executed; the console output says why.
+  At most BOOTCAMP_SANDBOX_MAX_APPS apps run (default 10, about 10 MB each: PSS); beyond it an
+  instance runs without an app, and its console output and status say so.
+- metadata: each instance's metadata service, at
+  `http://127.0.0.1:<port>/_bootcamp/imds/<instance-id>` (the app gets it as IMDS_ENDPOINT
+  and AWS_EC2_METADATA_SERVICE_ENDPOINT): instance-id, placement/availability-zone,
+  placement/region, iam/security-credentials/<role> from the sandbox's STS, IMDSv2 tokens,
+  honouring the instance's metadata options (HttpTokens required: 401 without a token;
+  HttpEndpoint disabled: 403 to everything).
+- edge: "this machine plays the internet". A request whose Host is an instance's public DNS
+  name under `.localhost` (curl and browsers send those names to 127.0.0.1) on the sandbox's
+  port stands for a request from the internet to the instance's port 80. It is forwarded only
+  where AWS would let it through: the instance has a public IPv4 address, its VPC has an
+  internet gateway attached, the subnet's route table (explicit or main) routes this machine's
+  address to that gateway, the network ACL allows TCP 80 in and the reply out (to the
+  caller's real ephemeral port), a security group allows TCP 80 from this machine's address
+  (the sandbox treats this machine as EDGE_CALLER, 198.51.100.1, a documentation address;
+  a rule for 0.0.0.0/0 covers it), and the app listens. A packet AWS would drop is held for
+  BOOTCAMP_SANDBOX_DROP_SECONDS (default 2 s) and the connection closed without an answer;
+  where AWS would refuse (everything lets the packet through, but nothing listens on the
+  port) it is closed at once.
+- balancer, health, scaling, metrics (next): the ALB's listeners through the edge, target
+  health checks with AWS's states and reasons, Auto Scaling placement, replacement and target
+  tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
+
+server.py stays the request front: it hands requests for `*.localhost` hosts,
+`/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
+`DataPlane.wsgi`, and starts the loops in `main`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs
+
+TICK = 0.5  # seconds between two passes of the loops
+STATUS_PATH = "/_bootcamp/dataplane"
+
+
+class DataPlane:
+    """The controllers of one sandbox process, their loop thread and their request entry."""
+
+    def __init__(self, home: Path, endpoint: str):
+        from bootcamp.sandbox.dataplane import adapter, edge, instances, metadata
+
+        adapter.install_hooks()
+        self.home = Path(home)
+        self.endpoint = endpoint
+        self.metadata = metadata.MetadataService()
+        self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
+        self.edge = edge.Edge(self.instances)
+        adapter.observe(self.instances)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="dataplane", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.instances.wake.wait(TICK)
+            self.instances.wake.clear()
+            if not self._stop.is_set():
+                self.reconcile()
+
+    def reconcile(self) -> None:
+        try:
+            self.instances.reconcile()
+        except Exception as exc:  # one bad pass must not end the loop; the next one retries
+            print(f"dataplane: pass failed: {exc!r}", flush=True)
+
+    def stop(self) -> None:
+        """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""
+        self._stop.set()
+        self.instances.wake.set()
+        self.instances.stop_all()
+
+    def handles(self, environ) -> bool:
+        """Whether a request is the data plane's: to an instance's public name, to a metadata service,
+        or /_bootcamp/dataplane (what runs)."""
+        path = environ.get("PATH_INFO", "")
+        return self.edge.handles(environ) or path.startswith(self.metadata.PREFIX) or path == STATUS_PATH
+
+    def wsgi(self, environ, start_response):
+        if self.edge.handles(environ):
+            return self.edge.wsgi(environ, start_response)
+        if environ.get("PATH_INFO") == STATUS_PATH:
+            account = parse_qs(environ.get("QUERY_STRING", "")).get("account", [""])[0]
+            body = json.dumps(self.status(account)).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return self.metadata.wsgi(environ, start_response)
+
+    def status(self, account: str = "") -> dict:
+        """The apps that run (all, or one account's), and the cap."""
+        with self.instances.lock:
+            apps = [{"account": a.instance.account, "region": a.instance.region, "instance": a.instance.id,
+                     "port": a.port, "pid": a.proc.pid if a.proc else None, "restarts": a.restarts}
+                    for a in self.instances.apps.values() if not account or a.instance.account == account]
+        return {"apps": apps, "max_apps": self.instances.cap}
