@@ -167,6 +167,7 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": control.SECRET, "AWS_DEFAULT_REGION": "us-west-2"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Tests that share a module-scoped fixture (the class of 52, the grader-role recordings) run on
     one worker, so that fixture is built once per run, not once per worker (`--dist loadgroup`)."""

@@ -252,6 +252,7 @@ BAD_INPUT = [
     ("name", ["sandbox.load", "{in}/none.state", "--port", "{port}"], "cannot read", ""),
     ("name", ["sandbox.load", "{file}", "--account", "abc", "--port", "{port}"], "not a 12-digit account id", ""),
     ("name", ["lab.grade", "9"], "unknown lab '9'", ""),
+    ("name", ["lab.open", "9", "--print"], "unknown lab '9'", ""),
     ("name", ["lab.start", "1", "--target", "gcp"], "unknown target 'gcp'", ""),
     ("name", ["lab.list", "--lang", "xx"], "unknown language 'xx'", ""),
     ("name", ["lab.guide", "1", "--format", "pdf"], "unknown format 'pdf'", ""),
