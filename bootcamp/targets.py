@@ -82,7 +82,7 @@ def _cached(cache_key: tuple, make, guard: bool, borrowed: bool, backoff: float)
             return _CLIENTS[cache_key]
         client = make(session)
         # borrowed: one client for every identity, so each identity retries from a budget of its own
-        retries.install(client, backoff, _signing_key if borrowed else lambda: "")
+        retries.install(client, backoff, _CALLER.key if borrowed else lambda: "")
         if guard:
             readonly.guard(client, borrowed=borrowed)
         _CLIENTS[cache_key] = client
@@ -94,22 +94,27 @@ def _cached(cache_key: tuple, make, guard: bool, borrowed: bool, backoff: float)
 _SIGNING_AS: ContextVar[ReadOnlyCredentials | None] = ContextVar("bootcamp_signing_as", default=None)
 
 
-class _CallersIdentity(Credentials):
-    """Whichever identity the running SignedAs call is made as (read when the request is signed)."""
+class ContextCredentials(Credentials):
+    """Credentials read from a context variable when a request is signed: whoever the running call
+    is made as. Lets one client serve many identities (IAM users' probes, a class's learners)."""
 
-    def __init__(self):
+    def __init__(self, current: ContextVar, outside: str):
         super().__init__("unset", "unset")
+        self._current, self._outside = current, outside
 
     def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        current = _SIGNING_AS.get()
-        if current is None:
-            raise RuntimeError("a borrowed client was called outside SignedAs")
-        return current
+        found = self._current.get()
+        if found is None:
+            raise RuntimeError(self._outside)
+        return found
+
+    def key(self) -> str:
+        """Whose retry budget the running call spends (see bootcamp.retries)."""
+        found = self._current.get()
+        return found.access_key if found is not None else ""
 
 
-def _signing_key() -> str:
-    current = _SIGNING_AS.get()
-    return current.access_key if current is not None else ""
+_CALLER = ContextCredentials(_SIGNING_AS, "a borrowed client was called outside SignedAs")
 
 
 def borrowed_client(service: str, region: str, endpoint: str | None, guard: bool, backoff: float):
@@ -118,7 +123,7 @@ def borrowed_client(service: str, region: str, endpoint: str | None, guard: bool
         client = session.create_client(service, region_name=region, endpoint_url=endpoint,
                                        aws_access_key_id="unset", aws_secret_access_key="unset",
                                        config=_config(True))
-        client._request_signer._credentials = _CallersIdentity()  # as the class's shared clients do
+        client._request_signer._credentials = _CALLER  # as the class's shared clients do
         return client
 
     return _cached(("borrowed", service, region, endpoint, guard, backoff), make, guard, borrowed=True,

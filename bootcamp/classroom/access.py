@@ -17,14 +17,14 @@ from functools import cached_property
 import boto3
 import botocore.exceptions as bx
 from botocore.config import Config
-from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.credentials import ReadOnlyCredentials
 
 from bootcamp import readonly, retries
 from bootcamp.classroom.roster import Learner
 from bootcamp.errors import BootcampError, explain
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION
-from bootcamp.targets import RETRIES, Target, _shared_models
+from bootcamp.targets import RETRIES, ContextCredentials, Target, _shared_models
 
 _current: contextvars.ContextVar[ReadOnlyCredentials | None] = contextvars.ContextVar("learner", default=None)
 
@@ -33,23 +33,7 @@ class Unreachable(Exception):
     """This learner's account cannot be reached; the reason is one line for the gradebook."""
 
 
-class LearnerCredentials(Credentials):
-    """Whatever learner the current thread grades; nobody's outside a learner's collection."""
-
-    def __init__(self):
-        super().__init__("unset", "unset")
-
-    def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        current = _current.get()
-        if current is None:
-            raise RuntimeError("a class client was used outside a learner's collection")
-        return current
-
-
-def _learner_key() -> str:
-    """Whose retry budget a call spends: the learner's whose collection runs in this thread."""
-    current = _current.get()
-    return current.access_key if current is not None else ""
+_LEARNER = ContextCredentials(_current, "a class client was used outside a learner's collection")
 
 
 class ClientPool:
@@ -72,8 +56,8 @@ class ClientPool:
                                 account_id_endpoint_mode="disabled")  # endpoints must not follow one learner
                 client = self._session.client(service, region_name=region, endpoint_url=self.endpoint,
                                               config=config)
-                client._request_signer._credentials = LearnerCredentials()
-                retries.install(client, self.max_backoff, _learner_key)
+                client._request_signer._credentials = _LEARNER
+                retries.install(client, self.max_backoff, _LEARNER.key)
                 readonly.guard(client)
                 self._clients[key] = client
             return self._clients[key]

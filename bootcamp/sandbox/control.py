@@ -245,11 +245,15 @@ def _state_call(settings: Settings, action: str, account: str | None = None, dat
         with urllib.request.urlopen(request, timeout=300) as r:
             return r.read()
     except urllib.error.HTTPError as exc:
-        try:
-            why = json.loads(exc.read()).get("error", exc.reason)
-        except (ValueError, AttributeError):
-            why = exc.reason
-        raise SandboxError(f"the sandbox refused: {why}") from None
+        raise SandboxError(f"the sandbox refused: {_refusal(exc)}") from None
+
+
+def _refusal(exc: urllib.error.HTTPError) -> str:
+    """The sandbox's own words for a refused control call (its JSON "error"), else the HTTP reason."""
+    try:
+        return json.loads(exc.read()).get("error", exc.reason)
+    except (ValueError, AttributeError):
+        return exc.reason
 
 
 def account_id(account: str | None) -> str | None:
@@ -372,11 +376,8 @@ def _apps_call(settings: Settings, request: urllib.request.Request | str) -> lis
         with urllib.request.urlopen(request, timeout=APPS_TIMEOUT) as r:
             return json.loads(r.read())["apps"]
     except urllib.error.HTTPError as exc:
-        try:
-            why = json.loads(exc.read()).get("error", exc.reason)
-        except (ValueError, AttributeError):
-            why = exc.reason
-        raise SandboxError(f"the sandbox at {endpoint(settings)} refused the app registry call: {why}") from None
+        raise SandboxError(f"the sandbox at {endpoint(settings)} refused the app registry call: "
+                           f"{_refusal(exc)}") from None
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
         why = getattr(exc, "reason", exc)
         raise SandboxError(f"the sandbox at {endpoint(settings)} does not answer ({why}): "
