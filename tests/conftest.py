@@ -46,16 +46,7 @@ SANDBOX_ENV = {"BOOTCAMP_SANDBOX_DROP_SECONDS": "0.3", "BOOTCAMP_SANDBOX_MAX_APP
 def sandbox(sandbox_home):
     """A sandbox server process on a free port, as `invoke sandbox.up` starts it."""
     settings = Settings.from_env(env={}, home=sandbox_home, sandbox_port=control.free_port())
-    before = {name: os.environ.get(name) for name in SANDBOX_ENV}
-    os.environ.update(SANDBOX_ENV)
-    try:
-        control.up(settings)
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name)
-            else:
-                os.environ[name] = value
+    control.up(settings, env=SANDBOX_ENV)
     yield settings
     control.down(settings)
 

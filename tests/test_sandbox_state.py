@@ -45,13 +45,7 @@ def restart(settings: Settings, kill: bool = False, **env) -> None:
         control.status(settings)  # now "died": up starts a new process on the same home
     else:
         control.down(settings)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        control.up(settings)
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    control.up(settings, env=env)
 
 
 def flush(settings: Settings) -> None:

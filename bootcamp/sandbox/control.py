@@ -50,9 +50,10 @@ def endpoint(settings: Settings) -> str:
     return f"http://{HOST}:{settings.sandbox_port}"
 
 
-def state_folder(settings: Settings) -> Path | None:
+def state_folder(settings: Settings, environ: dict | None = None) -> Path | None:
     """Where the sandbox keeps its lasting state; None when BOOTCAMP_SANDBOX_STATE=off (memory only)."""
-    if os.environ.get("BOOTCAMP_SANDBOX_STATE", "").lower() in ("off", "memory", "0", "no"):
+    environ = os.environ if environ is None else environ
+    if environ.get("BOOTCAMP_SANDBOX_STATE", "").lower() in ("off", "memory", "0", "no"):
         return None
     return settings.home / "sandbox" / "state"
 
@@ -153,10 +154,11 @@ def status(settings: Settings) -> Status:
     return Status("down", port)
 
 
-def up(settings: Settings, wait: float = 300.0, fresh: bool = False) -> Status:
+def up(settings: Settings, wait: float = 300.0, fresh: bool = False, env: dict | None = None) -> Status:
     """Start the sandbox unless it already runs, restoring its state; return its status.
 
     fresh: set the saved state aside (kept in state.refused-<time>/) and start empty.
+    env: BOOTCAMP_SANDBOX_* settings for this server only, over the environment's.
     """
     from bootcamp import checks
 
@@ -168,9 +170,10 @@ def up(settings: Settings, wait: float = 300.0, fresh: bool = False) -> Status:
         return current
     pidfile, log = _files(settings)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
-    folder = state_folder(settings)
+    environ = {**os.environ, **(env or {})}
+    folder = state_folder(settings, environ)
     state = ["--state", str(folder)] if folder else []
-    durability = os.environ.get("BOOTCAMP_SANDBOX_DURABILITY", "async")
+    durability = environ.get("BOOTCAMP_SANDBOX_DURABILITY", "async")
     state += ["--durability", durability] if folder and durability in ("async", "sync") else []
     state += ["--fresh"] if fresh else []
     with _private_log(log) as out:
@@ -179,7 +182,7 @@ def up(settings: Settings, wait: float = 300.0, fresh: bool = False) -> Status:
              "--port", str(settings.sandbox_port), "--token-file", str(_token_file(settings)),
              "--home", str(settings.home), *state],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            start_new_session=True, env={**environ, "PYTHONUNBUFFERED": "1"})
     pidfile.write_text(str(proc.pid))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
