@@ -31,7 +31,8 @@ class Text:
 
     def __call__(self, lang: str = "en", **facts) -> str:
         source = self.by_lang.get(lang) or self.by_lang["en"]
-        return _text_env().from_string(source).render(**facts) if facts or "{{" in source else source
+        templated = facts or "{{" in source or "{%" in source  # a text of {% if %} alone is a template too
+        return _text_env().from_string(source).render(**facts) if templated else source
 
 
 @dataclass(frozen=True)
