@@ -1,10 +1,11 @@
 """The Employee Directory app as the labs use it: its settings on each target, serving it here,
 and finding and asking a running copy what it reports.
 
-On a real account the app runs on the lab's EC2 instance. On the sandbox and LocalStack no
-instance runs anything, so the learner serves the app on this machine (`invoke app.run`); the
-copy announces where it listens (to the sandbox, or in a file under the home for LocalStack),
-so that a grade can ask the app itself which bucket and table it uses.
+On a real account and on the sandbox (its data plane) the app runs on the lab's EC2 instance,
+and a grade asks it there, at the instance's public address. On LocalStack no instance runs
+anything, so the learner serves the app on this machine (`invoke app.run`); the copy announces
+where it listens (in a file under the home; on the sandbox, to its registry), so that a grade
+there can ask the app itself which bucket and table it uses.
 """
 
 from __future__ import annotations
@@ -303,7 +304,7 @@ def submit(where: App | str, path: str, fields: dict[str, str]) -> None:
     if isinstance(where, str):
         request = urllib.request.Request(where + path, data=body, method="POST", headers={"Content-Type": kind})
         try:
-            with urllib.request.urlopen(request, timeout=ASK_TIMEOUT * 4) as response:
+            with _opener.open(request, timeout=ASK_TIMEOUT * 4) as response:
                 status, text = response.status, ""
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read(300).decode("utf-8", "replace")
@@ -320,8 +321,8 @@ def submit(where: App | str, path: str, fields: dict[str, str]) -> None:
         raise BootcampError(f"the app refused {path} ({status}): {' '.join(str(text).split())[:200]}")
 
 
-def wait_until_up(url: str, minutes: float = 6.0) -> None:
-    """Wait for a new instance's app to answer (user data takes a minute or two)."""
+def wait_until_up(url: str, minutes: float = 6.0, pause: float = 10.0) -> None:
+    """Wait for a new instance's app to answer (on AWS the user data takes a minute or two)."""
     deadline = time.monotonic() + minutes * 60
     while True:
         status, _, error = _get(f"{url}/api/settings")
@@ -330,4 +331,4 @@ def wait_until_up(url: str, minutes: float = 6.0) -> None:
         if time.monotonic() > deadline:
             raise BootcampError(f"the app at {url} does not answer after {minutes:g} minutes ({error or status}): "
                                 "check the instance's system log, then run this again")
-        time.sleep(10)
+        time.sleep(pause)

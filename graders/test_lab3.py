@@ -2,7 +2,8 @@
 its items.
 
 The bucket is found by its course name pattern, not by an exact name; the app's settings are
-what the running app reports, never a file; the table must be exactly Employees, because that is
+what the running app reports (the one on the lab's instance, asked at its public address, wherever
+instances really run), never a file; the table must be exactly Employees, because that is
 the name the app looks for.
 """
 
@@ -181,11 +182,15 @@ def test_the_app_uses_the_bucket(lab):
     if not app["answers"]:
         if here:
             fail("app_not_running", target=app["target"], here=True)
-        fail("no_instance_answer")
+        stopped = next((i for i in app.get("instances", []) if i["state"] != "running"), None)
+        if stopped:
+            fail("instance_stopped", instance_id=stopped["id"], state=stopped["state"], start=True)
+        fail("no_instance_answer", start=True)
     answered = [a for a in app["answers"] if a["settings"]]
     if not answered:
         first = app["answers"][0]
-        fail("app_no_answer", url=first["url"], error=first["error"], here=here)
+        fail("app_no_answer", url=first["url"], error=first["error"], here=here,
+             **({} if here else {"unreached": True}))
     if lab.bucket is None:
         fail("no_bucket_yet")
     bucket = lab.bucket["name"]
@@ -197,10 +202,17 @@ def test_the_app_uses_the_bucket(lab):
     said = answer["settings"]["bucket"]
     facts = {"url": f"{answer['url']}/settings", "bucket": bucket, "here": here}
     if said.get("name") == bucket:
+        if without_role(answer):
+            fail("app_no_role", error=said.get("error") or "unknown", role=True, **facts)
         fail("app_cannot_reach", error=said.get("error") or "unknown", **facts)
     if not said.get("name"):
         fail("app_no_bucket", **facts)
     fail("app_other_bucket", uses=said["name"], **facts)
+
+
+def without_role(answer: dict) -> bool:
+    """The app asked runs on an instance that has no instance profile, so it has no AWS keys."""
+    return "instance" in answer and not answer.get("profile")
 
 
 @pytest.mark.step("3.4")
@@ -292,6 +304,12 @@ def test_item_created_directly_shows_in_the_app(lab, table):
     if not named:
         fail("direct_no_name", item=ident(direct[0]))
     listing = [a for a in lab.inventory["app"]["answers"] if a["employees"] is not None]
+    cannot = next((a for a in lab.inventory["app"]["answers"] if a["settings"] and a["employees_error"]), None)
+    if not listing and cannot:  # the app answers but cannot read the table: the item does not show in it
+        facts = {"url": cannot["url"], "error": cannot["employees_error"], "item": ident(named[0])}
+        if without_role(cannot):
+            fail("app_no_role", role=True, **facts)
+        fail("app_cannot_list", cannot_list=True, **facts)
     if not listing:
         reasons = [a["employees_error"] or a["error"] for a in lab.inventory["app"]["answers"]]
         note("not_shown_checked", why="; ".join(r for r in reasons if r) or "no app is running")

@@ -24,16 +24,19 @@ class Reply:
 
 
 class Client:
-    """Plain HTTP to the app: redirects are answers to look at, not to follow."""
+    """Plain HTTP to the app: redirects are answers to look at, not to follow. A *.localhost name
+    (an instance's public DNS name on the sandbox) goes to 127.0.0.1, as curl and browsers send it."""
 
     def __init__(self, base: str):
         self.base = base
         self.host, self.port = urlsplit(base).hostname, urlsplit(base).port
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> Reply:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        loopback = self.host.endswith(".localhost")
+        conn = http.client.HTTPConnection("127.0.0.1" if loopback else self.host, self.port, timeout=30)
+        named = {"Host": f"{self.host}:{self.port}"} if loopback else {}
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers={**named, **(headers or {})})
             answer = conn.getresponse()
             return Reply(answer.status, answer.headers, answer.read())
         finally:

@@ -1,5 +1,6 @@
 """Lab 3 on the sandbox: start, the graders (every step passes solved; a realistic mistake fails
-exactly its step; valid variants pass), the app asked for its own settings, clean."""
+exactly its step; valid variants pass), the app on the lab's instance asked for its own settings
+through the sandbox's edge, as on AWS, clean."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import boto3
 import pytest
 from conftest import ROOT, LabDriver, run_invoke, sandbox_env
 
-from bootcamp import grading, photos, userdata, webapp
+from bootcamp import approle, grading, photos, userdata, webapp
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import get_lab
 from bootcamp.results import FAIL, PASS
@@ -32,8 +33,16 @@ def role_arn(lab: LabDriver) -> str:
 
 
 def app_url(lab: LabDriver) -> str:
-    [url] = webapp.announced(lab.target, lab.settings.home)
-    return url
+    """The app on the lab's instance, at its public address (what `invoke lab.open 3` opens)."""
+    return webapp.lab_app_url(lab.target, "3", lab.settings.app_port).rstrip("/")
+
+
+def web_instance(lab: LabDriver) -> dict:
+    [instance] = [i for r in lab.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:Name", "Values": ["Web Application"]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])["Reservations"]
+        for i in r["Instances"]]
+    return instance
 
 
 def set_policy(lab: LabDriver, *statements: dict, bucket: str | None = None) -> None:
@@ -56,11 +65,10 @@ def app_items(lab: LabDriver) -> list[dict]:
 
 @pytest.fixture
 def solved(lab3):
-    """Lab 3 done as the course asks, with the app running here (as `invoke app.run` serves it)."""
+    """Lab 3 done as the course asks: the app on the lab's instance uses the bucket (nothing runs here)."""
     lab3.run("start")
     lab3.run("solve")
-    with lab3.running():
-        yield lab3
+    return lab3
 
 
 # --- start -----------------------------------------------------------------------------------
@@ -87,14 +95,14 @@ def test_start_builds_lab2s_end_state_with_the_app_role_and_the_photos(lab3):
     folder = provision.photos_dir(lab3.context())
     assert sorted(p.name for p in folder.iterdir()) == sorted(photos.SAMPLES)
     assert all((folder / name).read_bytes() == data for name, data in photos.sample_photos().items())
-    assert "invoke app.run" in "\n".join(lab3.log)
+    assert "the app runs on instance Web Application: `invoke lab.open 3` opens it" in "\n".join(lab3.log)
 
 
 def test_start_is_idempotent_and_refuses_a_role_it_did_not_make(lab3, settings):
     lab3.run("start")
     before = len(lab3.log)
     lab3.run("start")
-    assert not [line for line in lab3.log[before:] if line.startswith("  ") and "app.run" not in line]
+    assert not [line for line in lab3.log[before:] if line.startswith("  ") and "lab.open" not in line]
     other = LabDriver("3", settings.but(sandbox_account=f"{int(settings.sandbox_account) + 500000:012d}"))
     other.client("iam").create_role(RoleName="EmployeeDirectoryAppRole", AssumeRolePolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": []}))
@@ -109,16 +117,14 @@ def test_solve_takes_the_next_digits_when_another_account_has_the_bucket_name(la
     lab3.run("start")
     lab3.run("solve")
     assert bucket_of(lab3) == second
-    with lab3.running():
-        assert lab3.failing() == set()
+    assert lab3.failing() == set()
 
 
 # --- fresh and solved ------------------------------------------------------------------------
 
 def test_fresh_every_step_fails_with_a_hint(lab3):
     lab3.run("start")
-    with lab3.running():
-        steps = lab3.grade().steps
+    steps = lab3.grade().steps
     assert [s.id for s in steps] == LAB3
     assert all(s.status == FAIL and s.hint for s in steps), [(s.id, s.status, s.message) for s in steps]
     by_id = {s.id: s for s in steps}
@@ -137,19 +143,24 @@ def test_solved_every_step_passes_in_both_languages(solved):
 
 
 def test_the_app_is_asked_not_trusted(solved):
-    """3.3 follows what the running app reports: a settings file edited behind its back changes nothing
-    until the app itself says so, and an app that stops answering fails 3.3 only."""
+    """3.3 follows what the app on the instance reports on its own settings page, the one a learner
+    opens with `invoke lab.open 3`: another bucket, or none, fails 3.3 with the page to fix it on."""
     url = app_url(solved)
+    assert url == f"http://{web_instance(solved)['PublicDnsName']}:{solved.settings.sandbox_port}"
     answer = webapp.ask(url)
     assert answer["settings"]["bucket"]["name"] == bucket_of(solved)
+    assert answer["settings"]["instance"]["instance_id"] == web_instance(solved)["InstanceId"]
     assert {e["id"] for e in answer["employees"]} >= {provision.DIRECT_ITEM["id"]["S"]}
     webapp.submit(url, "/settings", {"bucket": "employee-photo-bucket-zz-0000"})
     step = solved.step("3.3")
     assert step.status == FAIL and "uses bucket employee-photo-bucket-zz-0000" in step.message
-    assert url in step.hint
+    assert f"{url}/settings" in step.hint and "invoke lab.open 3" in step.hint
+    webapp.submit(url, "/settings", {"bucket": ""})  # the setting cleared: the app is pointed at no bucket
+    assert solved.failing() == {"3.3"}
+    assert solved.step("3.3").message == f"The app at {url}/settings has no bucket set yet."
 
 
-def test_the_app_here_has_the_instance_roles_permissions(solved):
+def test_the_instances_app_has_its_roles_permissions(solved):
     """As on EC2, the app uses EmployeeDirectoryAppRole: a bucket outside its grants is not reachable."""
     s3 = solved.client("s3")
     outside = f"staff-photos-{solved.settings.sandbox_account}"
@@ -304,14 +315,59 @@ def test_a_mistake_fails_exactly_its_step(solved, mistake):
     assert says in steps[step_id].message and steps[step_id].hint
 
 
-def test_the_app_not_running_fails_only_3_3_and_3_7_says_what_it_could_not_check(lab3):
-    lab3.run("start")
-    lab3.run("solve")
-    steps = {s.id: s for s in lab3.grade().steps}
+def web_security_group(lab: LabDriver) -> str:
+    return lab.client("ec2").describe_security_groups(Filters=[
+        {"Name": "group-name", "Values": ["Web Security Group"]}])["SecurityGroups"][0]["GroupId"]
+
+
+def test_an_app_the_internet_cannot_reach_or_a_stopped_instance_fails_3_3_only(solved):
+    """As on AWS, 3.3 and 3.7 ask the app on the instance: without HTTP in its security group nothing
+    answers, and a stopped instance has no app; a copy served here by `invoke app.run` does not count."""
+    ec2, group, url = solved.client("ec2"), web_security_group(solved), app_url(solved)
+    http = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[http])
+    steps = {s.id: s for s in solved.grade().steps}
     assert {i for i, s in steps.items() if s.status != PASS} == {"3.3"}
-    assert "not running for this account on the embedded target" in steps["3.3"].message
-    assert "invoke app.run" in steps["3.3"].hint
+    assert f"The app at {url} did not answer" in steps["3.3"].message
+    assert "the internet does not reach the instance on HTTP" in steps["3.3"].message
+    assert "security group rule for TCP 80 from 0.0.0.0/0" in steps["3.3"].hint
     assert steps["3.7"].notes and "Not checked: that the app lists it" in steps["3.7"].notes[0]
+
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[http])
+    instance = web_instance(solved)["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    with webapp.serving(solved.settings, solved.target, port=0) as here, webapp.in_background(here):
+        assert webapp.ask(here.url)["settings"]["bucket"]["name"] == bucket_of(solved)  # it answers, here
+        steps = {s.id: s for s in solved.grade().steps}
+    assert {i for i, s in steps.items() if s.status != PASS} == {"3.3"}
+    assert steps["3.3"].message.startswith(f"Instance Web Application ({instance}) is stop")
+    assert f"aws ec2 start-instances --instance-ids {instance}" in steps["3.3"].hint
+    assert "Not checked: that the app lists it" in steps["3.7"].notes[0]
+
+
+def test_an_instance_role_without_access_fails_what_the_app_cannot_do(solved):
+    """The app works with the instance's role: without DynamoDB in the role's policy it cannot list
+    the employees (3.7); an instance without the role (once rebooted) has no keys at all (3.3, 3.7)."""
+    iam, ec2, account = solved.client("iam"), solved.client("ec2"), solved.settings.sandbox_account
+    policy = approle.permissions(account)
+    no_dynamodb = {**policy, "Statement": [s for s in policy["Statement"] if "dynamodb" not in json.dumps(s)]}
+    iam.put_role_policy(RoleName=approle.ROLE, PolicyName=approle.POLICY, PolicyDocument=json.dumps(no_dynamodb))
+    steps = {s.id: s for s in solved.grade().steps}
+    assert {i for i, s in steps.items() if s.status != PASS} == {"3.7"}
+    assert "cannot list the employees" in steps["3.7"].message and "AccessDenied" in steps["3.7"].message
+    assert "must allow dynamodb:Scan" in steps["3.7"].hint
+
+    iam.put_role_policy(RoleName=approle.ROLE, PolicyName=approle.POLICY, PolicyDocument=json.dumps(policy))
+    instance = web_instance(solved)["InstanceId"]
+    [association] = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance]}])["IamInstanceProfileAssociations"]
+    ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
+    ec2.reboot_instances(InstanceIds=[instance])
+    steps = {s.id: s for s in solved.grade().steps}
+    assert {i for i, s in steps.items() if s.status != PASS} == {"3.3", "3.7"}
+    for step in ("3.3", "3.7"):
+        assert "has no AWS keys" in steps[step].message and "has no IAM role" in steps[step].message
+        assert "Attach role EmployeeDirectoryAppRole to instance Web Application" in steps[step].hint
 
 
 # --- table mistakes that stop the app from writing: 3.6 (and 3.7) name 3.5 as the cause -----
@@ -463,32 +519,14 @@ def test_a_snapshot_regrades_to_the_same_result(solved, tmp_path):
         {i: PASS for i in LAB3}
 
 
-def test_an_app_that_stopped_without_saying_so_fails_3_3_with_the_reason(lab3):
-    lab3.run("start")
-    lab3.run("solve")
-    gone = f"http://127.0.0.1:{control.free_port()}"
-    control.register_app(lab3.settings, lab3.settings.sandbox_account, gone, 424242)  # killed, still listed
-    try:
-        step = lab3.step("3.3")
-    finally:
-        control.unregister_app(lab3.settings, lab3.settings.sandbox_account, gone)
-    assert step.status == FAIL and f"The app at {gone} did not answer" in step.message
-
-
-def test_static_files_posing_as_the_app_are_never_asked(lab3, tmp_path):
-    """A registry entry is how a grade finds the app: only an http:// app on this machine, and
-    registered by the account itself, is asked (a file:// "app" of two static files was graded)."""
-    lab3.run("start")
-    (tmp_path / "api").mkdir()
-    (tmp_path / "api" / "settings").write_text(json.dumps(
-        {"app": "employee-directory", "bucket": {"name": "employee-photo-bucket-ab-1234"}, "table": TABLE}))
-    (tmp_path / "api" / "employees").write_text("[]")
-    fake, account = f"file://{tmp_path}", lab3.settings.sandbox_account
+def test_static_files_posing_as_the_app_are_never_registered(settings, target):
+    """The registry is how a grade finds a copy served here (on LocalStack's side, a beacon file):
+    only an http:// app on this machine, registered by the account itself (a file:// "app" of two
+    static files was graded once)."""
+    fake, account = "file:///tmp/api", settings.sandbox_account
     with pytest.raises(BootcampError, match="http:// address on this machine"):
-        control.register_app(lab3.settings, account, fake, 424242)
-    assert webapp.announced(lab3.target, lab3.settings.home) == []
-    step = lab3.step("3.3")
-    assert step.status == FAIL and "not running" in step.message
+        control.register_app(settings, account, fake, 424242)
+    assert webapp.announced(target, settings.home) == []
 
 
 # --- clean, verify, the app through invoke ----------------------------------------------------

@@ -1,5 +1,5 @@
-"""Lab 3 collector: what the running app reports, the photo buckets (place, public access block,
-policy, objects), the Employees table and its items."""
+"""Lab 3 collector: what the lab's app reports (on its instance, or served here where none runs), the
+photo buckets (place, public access block, policy, objects), the Employees table and its items."""
 
 from __future__ import annotations
 
@@ -26,17 +26,22 @@ def collect(reader: Reader) -> Inventory:
 
 
 def app(reader: Reader) -> dict:
-    """Ask each copy of the app: the lab's instance on AWS, else the copies `invoke app.run` serves here."""
-    if reader.target.name == "aws":
-        pages = reader.client("ec2").get_paginator("describe_instances").paginate(Filters=[
-            {"Name": "tag:Name", "Values": [INSTANCE_NAME]}, {"Name": "instance-state-name", "Values": ["running"]}])
-        urls = [f"http://{i['PublicIpAddress']}" for page in pages for r in page["Reservations"]
-                for i in r["Instances"] if i.get("PublicIpAddress")]
-        where = "instance"
-    else:
-        urls, where = webapp.announced(reader.target, reader.home), "here"
-    return {"where": where, "target": reader.target.name,
-            "answers": [webapp.ask(url) for url in urls[:APP_LIMIT]]}
+    """Ask the app the learner built: where instances really run (AWS, the sandbox's data plane), the lab's
+    instance at its public address; elsewhere (LocalStack) the copies `invoke app.run` serves here."""
+    if not reader.target.runs_instances:
+        urls = webapp.announced(reader.target, reader.home)
+        return {"where": "here", "target": reader.target.name, "instances": [],
+                "answers": [webapp.ask(url) for url in urls[:APP_LIMIT]]}
+    pages = reader.client("ec2").get_paginator("describe_instances").paginate(Filters=[
+        {"Name": "tag:Name", "Values": [INSTANCE_NAME]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+    found = [{"id": i["InstanceId"], "state": i["State"]["Name"], "public_ip": i.get("PublicIpAddress", ""),
+              "profile": i.get("IamInstanceProfile", {}).get("Arn", "")}
+             for page in pages for r in page["Reservations"] for i in r["Instances"]]
+    found.sort(key=lambda i: (i["state"] != "running", not i["public_ip"], i["id"]))
+    answers = [{**webapp.ask(reader.target.public_url(i["public_ip"])), "instance": i["id"], "profile": i["profile"]}
+               for i in found[:APP_LIMIT] if i["state"] == "running" and i["public_ip"]]
+    return {"where": "instance", "target": reader.target.name, "instances": found[:APP_LIMIT], "answers": answers}
 
 
 def _region(location: str | None) -> str:

@@ -43,8 +43,9 @@ def start(ctx: Context) -> None:
     if fresh:
         ctx.did(f"{len(photos.SAMPLES)} sample employee photos in {folder}")
     ctx.state.update(photos=str(folder))
-    if ctx.target.name == "aws":
-        ctx.log("  the app runs on instance Web Application: open http://<its public IPv4 address>/")
+    if ctx.target.runs_instances:
+        ctx.log(f"  the app runs on instance {LAYOUT.instance}: `invoke lab.open 3` opens it, and its Settings "
+                "page is where you give it the bucket")
     else:
         ctx.log(f"  the {ctx.target.name} target runs no instances: serve the app here with `invoke app.run` "
                 "(keep it running while you grade)")
@@ -64,7 +65,7 @@ def solve(ctx: Context) -> None:
     _through_the_app(ctx, bucket)
     ctx.client("dynamodb").put_item(TableName=TABLE, Item=DIRECT_ITEM)
     ctx.did(f"item {DIRECT_ITEM['id']['S']} put directly into {TABLE}")
-    if ctx.target.name != "aws":
+    if not ctx.target.runs_instances:
         ctx.log("  steps 3.3 and 3.7 ask the app itself: keep `invoke app.run` running while you grade")
 
 
@@ -90,8 +91,8 @@ def bucket_with_photos(ctx: Context, bucket: str, keep_policy: bool = False) -> 
 
 @contextmanager
 def running(ctx: Context) -> Iterator[None]:
-    """What the learner keeps running while grading: the app, here (on AWS it runs on the instance)."""
-    if ctx.target.name == "aws":
+    """What the learner keeps running while grading: the app, here, where no instance runs it (LocalStack)."""
+    if ctx.target.runs_instances:
         yield
         return
     with webapp.serving(ctx.target.settings, ctx.target, port=0) as app, webapp.in_background(app):
@@ -183,12 +184,8 @@ def employees_table(ctx: Context) -> None:
 
 def _through_the_app(ctx: Context, bucket: str) -> None:
     """Point the app at the bucket and add employees with its forms, where the learner would."""
-    if ctx.target.name == "aws":
-        instance = next((i for i in ctx.lab_instances() if name_of(i) == LAYOUT.instance), None)
-        if not instance or not instance.get("PublicIpAddress"):
-            raise BootcampError(f"instance {LAYOUT.instance} has no public IP yet: run `invoke lab.solve 3` again")
-        app = f"http://{instance['PublicIpAddress']}"
-        webapp.wait_until_up(app)
+    if ctx.target.runs_instances:
+        app = _instance_app(ctx)
     else:
         app = webapp.local_app(ctx.target.settings, ctx.target)
     webapp.submit(app, "/settings", {"bucket": bucket})
@@ -199,6 +196,22 @@ def _through_the_app(ctx: Context, bucket: str) -> None:
         if name not in known:
             webapp.submit(app, "/add", {"name": name, "email": email, "location": location, "existing_photo": photo})
             ctx.did(f"employee {name} added through the app")
+
+
+def _instance_app(ctx: Context) -> str:
+    """The URL of the app on the lab's instance, once it answers (on AWS the user data takes minutes)."""
+    instance = next((i for i in ctx.lab_instances() if name_of(i) == LAYOUT.instance), None)
+    if instance and instance["State"]["Name"] not in ("pending", "running"):
+        raise BootcampError(f"instance {LAYOUT.instance} {instance['InstanceId']} is {instance['State']['Name']}: "
+                            f"start it, then run `invoke lab.solve 3` again")
+    if not instance or not instance.get("PublicIpAddress"):
+        raise BootcampError(f"instance {LAYOUT.instance} has no public IP yet: run `invoke lab.solve 3` again")
+    app = ctx.target.public_url(instance["PublicIpAddress"])
+    if ctx.target.name == "aws":
+        webapp.wait_until_up(app)
+    else:  # the sandbox's edge already waits while the app boots
+        webapp.wait_until_up(app, minutes=0.5, pause=0.5)
+    return app
 
 
 def clean(ctx: Context) -> None:
