@@ -2,8 +2,9 @@
 
     python bench/class_grade.py [--learners 100] [--lab 2] [--workers 1 4] [--runs 3]
 
-For lab 3 every learner's app is served by a child process (as `invoke app.run` would serve it), and
-both the plain script and the grade ask it; its own calls count as the learner's.
+For lab 3 every learner's app runs on the learner's instance in the sandbox's data plane (the cap on
+running apps is raised to the class), and both the plain script and the grade ask it through the
+edge; its own calls count as the learner's.
 
 Starts its own sandbox, builds the lab's solved state in N learner accounts, then in one run:
 - the plain script: one shared client per service, credentials switched per learner, only
@@ -17,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,20 +31,20 @@ from botocore.credentials import ReadOnlyCredentials  # noqa: E402
 from bootcamp import lifecycle, webapp  # noqa: E402
 from bootcamp.classroom import access, merge, roster, run  # noqa: E402
 from bootcamp.labmodel import get_lab  # noqa: E402
-from bootcamp.provision import Context  # noqa: E402
 from bootcamp.sandbox import control  # noqa: E402
 from bootcamp.settings import Settings  # noqa: E402
 from bootcamp.targets import make_target  # noqa: E402
 
 
-def minimal_reads(lab_id: str, client, app_url: str | None = None) -> None:
+def minimal_reads(lab_id: str, client, public_url=None) -> None:
     """The reads a grade of the lab needs and nothing else."""
     if lab_id == "1":
         client("iam").get_account_authorization_details(Filter=["User", "Group"])
         client("ec2").describe_instances(Filters=[{"Name": "tag:bootcamp:lab", "Values": ["1"]}])
         return
     if lab_id == "3":
-        webapp.ask(app_url)
+        for url in instance_apps(client("ec2"), public_url):
+            webapp.ask(url)
         s3, ddb = client("s3"), client("dynamodb")
         for bucket in s3.list_buckets()["Buckets"]:
             name = bucket["Name"]
@@ -92,26 +91,20 @@ def minimal_reads(lab_id: str, client, app_url: str | None = None) -> None:
         ec2.describe_instance_attribute(InstanceId=i["InstanceId"], Attribute="userData")
 
 
+def instance_apps(ec2, public_url) -> list[str]:
+    """The URLs of the running instances named Web Application (lab 3's app)."""
+    found = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["Web Application"]},
+                                            {"Name": "instance-state-name", "Values": ["running"]}])
+    return [public_url(i["PublicIpAddress"]) for r in found["Reservations"] for i in r["Instances"]
+            if i.get("PublicIpAddress")]
+
+
 def calls(settings: Settings, accounts: set[str]) -> int:
     rows = control.stats(settings)["by_account_service"]
     return sum(r["requests"] for r in rows if r["account"] in accounts)
 
 
-def serve_apps(lab_id: str, port: str, home: str, accounts: list[str]) -> None:
-    """The child process: serve each account's app (lab 3) until stdin closes."""
-    lab, base = get_lab(lab_id), Settings.from_env(env={}, home=Path(home), sandbox_port=int(port))
-    with ExitStack() as apps:
-        for account in accounts:
-            learner = base.but(sandbox_account=account, owner="bench")
-            ctx = Context(lab=lab, target=make_target(learner), owner="bench", home=learner.home)
-            apps.enter_context(lifecycle.running(lab, ctx))
-        print("serving", flush=True)
-        sys.stdin.read()
-
-
 def main() -> None:
-    if sys.argv[1:2] == ["--serve-apps"]:
-        return serve_apps(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=100)
     parser.add_argument("--lab", default="2")
@@ -120,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-class-"))
     base = Settings.from_env(env={}, home=home, sandbox_port=control.free_port())
-    control.up(base)
+    control.up(base, env={"BOOTCAMP_SANDBOX_MAX_APPS": str(args.learners + 1)})  # lab 3: every learner's app
     try:
         lab = get_lab(args.lab)
         accounts = [f"31{n:010d}" for n in range(args.learners)]
@@ -130,14 +123,10 @@ def main() -> None:
             for action in ("start", "solve"):
                 lifecycle.provision(action, lab, make_target(learner), learner, log=lambda _: None)
         print(f"built lab {lab.id} solved in {len(accounts)} accounts in {time.perf_counter() - t:.1f} s")
-        # Lab 3: every learner's app, served by another process (as learners' machines would),
-        # so that its threads do not compete with the grading measured here.
-        apps = subprocess.Popen([sys.executable, __file__, "--serve-apps", lab.id, str(base.sandbox_port),
-                                 str(home), *accounts], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        apps.stdout.readline()
-        for account in accounts:  # an app makes its clients on its first request: not what is measured
-            for app in control.registered_apps(base, account):
-                webapp.ask(app["url"])
+        for account in accounts:  # lab 3: an app makes its clients on its first request: not what is measured
+            learner = make_target(base.but(sandbox_account=account))
+            for url in instance_apps(learner.client("ec2"), learner.public_url) if lab.id == "3" else ():
+                webapp.ask(url)
         text = "learner_id,sandbox_account\n" + "".join(f"l{n:03d},{a}\n" for n, a in enumerate(accounts))
         class_roster = roster.parse(text)
         target = make_target(base)
@@ -150,8 +139,7 @@ def main() -> None:
             for account in accounts:
                 token = access._current.set(ReadOnlyCredentials(account, control.SECRET, None))
                 try:
-                    url = next(iter(control.registered_apps(base, account)), {}).get("url")
-                    minimal_reads(lab.id, lambda service: pool.client(service, target.region), url)
+                    minimal_reads(lab.id, lambda service: pool.client(service, target.region), target.public_url)
                 finally:
                     access._current.reset(token)
             plain.append(time.perf_counter() - t)
@@ -176,8 +164,6 @@ def main() -> None:
                   f"(min {min(timings):.2f}), {per_learner:.1f} API calls per learner, "
                   f"{ratio:.2f}x the plain script; median phases: "
                   + ", ".join(f"{k} {statistics.median(p[k] for p in phases):.2f} s" for k in phases[0]))
-        apps.stdin.close()
-        apps.wait()
     finally:
         control.down(base)
 
