@@ -203,7 +203,7 @@ def _instance_app(ctx: Context) -> str:
     instance = next((i for i in ctx.lab_instances() if name_of(i) == LAYOUT.instance), None)
     if instance and instance["State"]["Name"] not in ("pending", "running"):
         raise BootcampError(f"instance {LAYOUT.instance} {instance['InstanceId']} is {instance['State']['Name']}: "
-                            f"start it, then run `invoke lab.solve 3` again")
+                            "start it, then run `invoke lab.solve 3` again")
     if not instance or not instance.get("PublicIpAddress"):
         raise BootcampError(f"instance {LAYOUT.instance} has no public IP yet: run `invoke lab.solve 3` again")
     app = ctx.target.public_url(instance["PublicIpAddress"])
