@@ -186,7 +186,8 @@ def up(settings: Settings, wait: float = 300.0, fresh: bool = False, env: dict |
     pidfile.write_text(str(proc.pid))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if _health(settings.sandbox_port):
+        health = _health(settings.sandbox_port)
+        if health and health.get("pid") == proc.pid:  # ours, not another sandbox that took the port first
             return Status("running", settings.sandbox_port, proc.pid, log)
         if proc.poll() is not None:
             pidfile.unlink(missing_ok=True)
