@@ -290,7 +290,7 @@ def lab_app_url(target, lab_id: str, app_port: int) -> str:
                  if b["LoadBalancerName"] == LOAD_BALANCER]
         if not found:
             raise BootcampError(f"no load balancer {LOAD_BALANCER} in {target.describe()}: create it (step 4.2)")
-        return f"http://{found[0]['DNSName']}/"
+        return f"{target.balancer_url(found[0]['DNSName'])}/"
     raise BootcampError(f"lab {lab_id} has no web app to open: labs 2, 3 and 4 do")
 
 
@@ -303,7 +303,7 @@ def submit(where: App | str, path: str, fields: dict[str, str]) -> None:
     if isinstance(where, str):
         request = urllib.request.Request(where + path, data=body, method="POST", headers={"Content-Type": kind})
         try:
-            with urllib.request.urlopen(request, timeout=ASK_TIMEOUT * 4) as response:
+            with _opener.open(request, timeout=ASK_TIMEOUT * 4) as response:
                 status, text = response.status, ""
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read(300).decode("utf-8", "replace")
@@ -320,7 +320,7 @@ def submit(where: App | str, path: str, fields: dict[str, str]) -> None:
         raise BootcampError(f"the app refused {path} ({status}): {' '.join(str(text).split())[:200]}")
 
 
-def wait_until_up(url: str, minutes: float = 6.0) -> None:
+def wait_until_up(url: str, minutes: float = 6.0, pause: float = 10.0) -> None:
     """Wait for a new instance's app to answer (user data takes a minute or two)."""
     deadline = time.monotonic() + minutes * 60
     while True:
@@ -330,4 +330,4 @@ def wait_until_up(url: str, minutes: float = 6.0) -> None:
         if time.monotonic() > deadline:
             raise BootcampError(f"the app at {url} does not answer after {minutes:g} minutes ({error or status}): "
                                 "check the instance's system log, then run this again")
-        time.sleep(10)
+        time.sleep(pause)

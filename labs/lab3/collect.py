@@ -30,7 +30,7 @@ def app(reader: Reader) -> dict:
     if reader.target.name == "aws":
         pages = reader.client("ec2").get_paginator("describe_instances").paginate(Filters=[
             {"Name": "tag:Name", "Values": [INSTANCE_NAME]}, {"Name": "instance-state-name", "Values": ["running"]}])
-        urls = [f"http://{i['PublicIpAddress']}" for page in pages for r in page["Reservations"]
+        urls = [reader.target.public_url(i["PublicIpAddress"]) for page in pages for r in page["Reservations"]
                 for i in r["Instances"] if i.get("PublicIpAddress")]
         where = "instance"
     else:

@@ -187,8 +187,8 @@ def _through_the_app(ctx: Context, bucket: str) -> None:
         instance = next((i for i in ctx.lab_instances() if name_of(i) == LAYOUT.instance), None)
         if not instance or not instance.get("PublicIpAddress"):
             raise BootcampError(f"instance {LAYOUT.instance} has no public IP yet: run `invoke lab.solve 3` again")
-        app = f"http://{instance['PublicIpAddress']}"
-        webapp.wait_until_up(app)
+        app = ctx.target.public_url(instance["PublicIpAddress"])
+        webapp.wait_until_up(app, pause=ctx.target.pause(10))
     else:
         app = webapp.local_app(ctx.target.settings, ctx.target)
     webapp.submit(app, "/settings", {"bucket": bucket})
