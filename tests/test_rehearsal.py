@@ -25,6 +25,7 @@ from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
 from conftest import ROOT, LabDriver, another_account, run_invoke
+from test_bad_input import _in_process
 from test_grader_role import TEMPLATE
 
 EXTERNAL_ID = "bootcamp-rehearsal-5d1e"
@@ -70,24 +71,32 @@ def as_instructor(monkeypatch):
 
 # --- lab.verify, as an instructor runs it before a class -----------------------------------------
 
-@pytest.mark.parametrize("lab", ["1", "2", "3"])
-def test_verify_passes_on_a_rehearsal(settings, lab):
+@pytest.mark.parametrize("lab, how", [("1", "cli"), ("2", ""), ("3", "")])
+def test_verify_passes_on_a_rehearsal(settings, lab, how, monkeypatch, capsys):
+    """Lab 1 through a real `invoke` process; 2 and 3 through invoke's Program in this process (the same
+    parser, wrapper and task, without a Python start-up each)."""
     before = simulations(settings, settings.sandbox_account)
-    done = run_invoke("lab.verify", lab, *aws_flags(settings), "--yes", env=rehearsal_env(settings), timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert f"lab {lab} verified on aws (account {settings.sandbox_account})" in done.stdout
-    assert "(--yes given)" in done.stdout and f"A rehearsal: every call goes to {control.endpoint(settings)}" in done.stdout
+    argv = ["lab.verify", lab, *aws_flags(settings), "--yes"]
+    if how == "cli":
+        done = run_invoke(*argv, env=rehearsal_env(settings), timeout=300)
+        code, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        code, out, err = _in_process(argv, rehearsal_env(settings), monkeypatch, capsys)
+    assert code == 0, out[-3000:] + err[-2000:]
+    assert f"lab {lab} verified on aws (account {settings.sandbox_account})" in out
+    assert "(--yes given)" in out and f"A rehearsal: every call goes to {control.endpoint(settings)}" in out
     if lab == "1":  # 1.4 judged by the simulator, once per user and grade
         assert simulations(settings, settings.sandbox_account) - before == 6
 
 
-def test_verify_of_lab4_on_a_rehearsal_fails_only_where_the_sandbox_cannot_serve_yet(settings):
+def test_verify_of_lab4_on_a_rehearsal_fails_only_where_the_sandbox_cannot_serve_yet(settings, monkeypatch, capsys):
     """4.7 wants the group's instances in two AZs and the app answering through the load balancer; the
     sandbox's Auto Scaling puts every instance in the first subnet and its balancers answer no HTTP yet."""
-    done = run_invoke("lab.verify", "4", *aws_flags(settings), "--yes", env=rehearsal_env(settings), timeout=400)
-    problems = done.stderr.split("verify failed:", 1)[-1].strip().splitlines()
-    assert done.returncode == 1 and problems and all(p.strip().startswith("step 4.7 ") for p in problems), done.stderr
-    assert "in us-west-2a" in problems[0] and "lab.clean" not in done.stderr
+    code, _, err = _in_process(["lab.verify", "4", *aws_flags(settings), "--yes"], rehearsal_env(settings),
+                               monkeypatch, capsys)
+    problems = err.split("verify failed:", 1)[-1].strip().splitlines()
+    assert code == 1 and problems and all(p.strip().startswith("step 4.7 ") for p in problems), err
+    assert "in us-west-2a" in problems[0]
 
 
 # --- the prompt and the free-tier guard -----------------------------------------------------------
@@ -122,12 +131,10 @@ def _answer_prompt(argv: list[str], env: dict, answer: str, seconds: float = 120
 
 
 def test_the_account_prompt_and_the_free_tier_guard(settings):
-    env = rehearsal_env(settings)
-    refused = run_invoke("lab.start", "1", *aws_flags(settings), env=env)  # no terminal to ask on
-    assert refused.returncode == 1 and "Run again with --yes to confirm" in refused.stderr
-    assert f"AWS account {settings.sandbox_account}, region {REGION}" in refused.stderr
-    code, shown = _answer_prompt(["lab.start", "1", *aws_flags(settings)], env, "n")
-    assert code == 1 and "Continue? [y/N]" in shown and "nothing was created" in shown, shown
+    """Without a terminal the question is refused at once (tests/test_bad_input.py); on one it is asked."""
+    code, shown = _answer_prompt(["lab.start", "1", *aws_flags(settings)], rehearsal_env(settings), "n")
+    assert code == 1 and "nothing was created" in shown, shown
+    assert f"AWS account {settings.sandbox_account}, region {REGION}" in shown and "Continue? [y/N]" in shown
     assert services_called(settings, settings.sandbox_account) == {"sts"}, "asked who it is, and nothing else"
 
     target = make_target(rehearsal(settings))
@@ -216,33 +223,44 @@ def test_class_grade_assumes_the_grader_roles_cloudformation_deployed(rehearsed_
 
 # --- the guide's AWS-only blocks ------------------------------------------------------------------
 
-def test_the_aws_guide_of_lab1_runs_and_passes_on_a_rehearsal(settings, tmp_path, as_instructor):
-    from bootcamp.guide import render_guide, runnable_blocks
+def aws_only_blocks(lab_id: str, values: dict[str, str]) -> list[str]:
+    """The commands of a lab's guide that only the aws target shows (the rest are replayed on the sandbox's
+    own target by tests/test_guides.py), filled in with the learner's values."""
+    from bootcamp.guide import guide_text
+    from bootcamp.render import render_text
+
+    lab = get_lab(lab_id)
+    context = {**values, "lab_id": lab.id, "lang": "en", "title": lab.title("en")}
+    return [render_text(block.run, **context).strip() for step in guide_text(lab).steps.values()
+            for block in step.cli if "aws" in block.targets and "embedded" not in block.targets]
+
+
+def test_the_aws_only_blocks_of_lab1s_guide_run_and_pass_on_a_rehearsal(settings, tmp_path, as_instructor):
+    """Step 1.4 on AWS: the guide asks the simulator what each user may do, then stops the instance."""
     from bootcamp.guide_values import learner_values
     from test_guides import VENV_BIN
     import awscli_server
 
     rehearsed = as_instructor(settings)
-    values, unknown = learner_values(rehearsed, get_lab("1"))
+    driver = LabDriver("1", rehearsed)
+    driver.run("start")
+    iam = driver.client("iam")
+    for user, group in {"user-1": "S3-Support", "user-2": "EC2-Support", "user-3": "EC2-Admin"}.items():
+        iam.add_user_to_group(UserName=user, GroupName=group)  # steps 1.1-1.3, as every target's blocks do
+    values, unknown = learner_values(rehearsed, driver.lab)
     assert unknown == "" and values["target"] == "aws" and values["account_id"] == settings.sandbox_account
-    blocks = runnable_blocks(render_guide(get_lab("1"), "en", "md", values))
-    # The learner answers lab.start's question on a terminal; this shell has none, so it says --yes.
-    blocks = [b.replace("invoke lab.start 1", "invoke lab.start 1 --yes") for b in blocks]
-    assert any("simulate-principal-policy" in b for b in blocks)
+    blocks = aws_only_blocks("1", values)
+    assert len(blocks) == 2 and "simulate-principal-policy" in blocks[0]
     with awscli_server.running(tmp_path) as aws:
-        work = tmp_path / "work"
-        (work / "bin").mkdir(parents=True)
-        shim = work / "bin" / "invoke"
-        shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "invoke"}" --search-root "{ROOT}" "$@"\n')
-        shim.chmod(0o755)
-        (work / "bin" / "aws").symlink_to(aws)
-        env = {**rehearsal_env(settings), "HOME": str(work), "LANG": "C.UTF-8", "AWS_EC2_METADATA_DISABLED": "true",
-               "BOOTCAMP_ENDPOINT_URL": control.endpoint(settings), "AWS_ENDPOINT_URL": control.endpoint(settings),
-               "PATH": os.pathsep.join([str(work / "bin"), str(VENV_BIN), "/usr/bin", "/bin"])}
-        shell = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=work, env=env,
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "aws").symlink_to(aws)
+        env = {**rehearsal_env(settings), "HOME": str(tmp_path), "LANG": "C.UTF-8", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_ENDPOINT_URL": control.endpoint(settings), "PATH": f"{tmp_path / 'bin'}{os.pathsep}/usr/bin:/bin"}
+        shell = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
                                capture_output=True, text=True, timeout=300)
     assert shell.returncode == 0, shell.stdout[-2000:] + shell.stderr[-2000:]
     said = " ".join(shell.stdout.split())
-    assert "ec2:StopInstances allowed" in said and "ec2:DescribeInstances implicitDeny" in said
-    result, _ = grading.grade(get_lab("1"), make_target(rehearsed), rehearsed.home)
-    assert {s.id: s.status for s in result.steps} == {"1.1": PASS, "1.2": PASS, "1.3": PASS, "1.4": PASS}
+    assert ("user-1 s3:ListAllMyBuckets allowed ec2:DescribeInstances implicitDeny ec2:StopInstances implicitDeny "
+            "user-2 s3:ListAllMyBuckets implicitDeny ec2:DescribeInstances allowed ec2:StopInstances implicitDeny "
+            "user-3 s3:ListAllMyBuckets implicitDeny ec2:DescribeInstances allowed ec2:StopInstances allowed") in said
+    assert driver.failing() == set()
