@@ -172,6 +172,7 @@ class Target:
 
     name = ""
     runs_instances = False  # whether instances really run and serve (AWS, and the sandbox's data plane)
+    rehearsing = False  # the aws target sent to another endpoint (bootcamp.rehearsal)
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -207,8 +208,6 @@ class Target:
     def wait(self, client, waiter: str, **params) -> None:
         """Wait with a boto3 waiter, at this target's pace (see bootcamp.rehearsal)."""
         client.get_waiter(waiter).wait(**params, WaiterConfig=rehearsal.waiter_config(self.rehearsing))
-
-    rehearsing = False  # the aws target sent to another endpoint (bootcamp.rehearsal)
 
     def client(self, service: str, readonly_guard: bool = False):
         """A client with standard retries; with readonly_guard it refuses every write."""
