@@ -61,7 +61,7 @@ def ensure(ctx: Context) -> str:
     if not any(r["RoleName"] == ROLE for r in profile.get("Roles", [])):
         iam.add_role_to_instance_profile(InstanceProfileName=ROLE, RoleName=role["RoleName"])
     if ctx.target.name == "aws":  # a new profile takes a few seconds to be usable by EC2
-        iam.get_waiter("instance_profile_exists").wait(InstanceProfileName=ROLE)
+        ctx.target.wait(iam, "instance_profile_exists", InstanceProfileName=ROLE)
     return ROLE
 
 

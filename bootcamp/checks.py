@@ -10,6 +10,7 @@ import re
 import tempfile
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bootcamp.errors import BootcampError
 
@@ -43,6 +44,23 @@ def count(value, what: str, low: int = 1, high: int = 256) -> int:
     if number is None or not low <= number <= high:
         raise BootcampError(f"{what} '{value}' is not a whole number from {low} to {high}")
     return number
+
+
+def endpoint_url(url: str, target: str, what: str = "--endpoint-url") -> str:
+    """An AWS-compatible endpoint for --target aws: http(s)://host[:port], nothing after the port."""
+    if target != "aws":
+        raise BootcampError(f"{what} (or BOOTCAMP_ENDPOINT_URL) is for --target aws, to rehearse against an "
+                            f"AWS-compatible endpoint; the {target} target knows its own endpoint: leave it out")
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.path not in ("", "/") or parts.query or parts.fragment or port == 0):
+        raise BootcampError(f"{what} '{url}' is not an endpoint URL: give http(s)://HOST[:PORT] and nothing "
+                            "after the port, e.g. http://127.0.0.1:4599")
+    return url
 
 
 def bucket_name(name: str, what: str = "--bucket") -> str:

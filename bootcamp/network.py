@@ -163,7 +163,7 @@ def web_instance(ctx: Context, layout: Layout, net: Network, user_data: str,
     made = _until_profile_usable(ctx, launch) if instance_profile else launch()
     instance = made["Instances"][0]["InstanceId"]
     if ctx.target.name == "aws":
-        ec2.get_waiter("instance_running").wait(InstanceIds=[instance])
+        ctx.target.wait(ec2, "instance_running", InstanceIds=[instance])
     ctx.did(f"instance {layout.instance} {instance} ({INSTANCE_TYPE}, public subnet 1)")
     return instance
 
@@ -177,7 +177,7 @@ def _until_profile_usable(ctx: Context, launch, tries: int = 12, pause: float = 
             young = error_code(exc) == "InvalidParameterValue" and "iamInstanceProfile" in str(exc)
             if not young or ctx.target.name != "aws" or attempt == tries - 1:
                 raise
-            time.sleep(pause)
+            time.sleep(ctx.target.pause(pause))
 
 
 def blockers(ctx: Context) -> list[str]:
@@ -237,7 +237,7 @@ def clean(ctx: Context) -> None:
     if instances:
         ec2.terminate_instances(InstanceIds=instances)
         if ctx.target.name == "aws":  # their network interfaces hold the subnets and groups
-            ec2.get_waiter("instance_terminated").wait(InstanceIds=instances)
+            ctx.target.wait(ec2, "instance_terminated", InstanceIds=instances)
         ctx.did(f"terminated {', '.join(instances)}")
     vpcs = [v["VpcId"] for v in _ours(ctx, ec2.describe_vpcs, "Vpcs")]
     for sg in _ours(ctx, ec2.describe_security_groups, "SecurityGroups"):

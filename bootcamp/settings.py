@@ -24,7 +24,7 @@ ENV_VARS = {
     "BOOTCAMP_TARGET": "target", "BOOTCAMP_REGION": "region", "BOOTCAMP_SANDBOX_PORT": "sandbox_port",
     "BOOTCAMP_SANDBOX_ACCOUNT": "sandbox_account", "BOOTCAMP_LANG": "lang",
     "BOOTCAMP_OWNER": "owner", "BOOTCAMP_HOME": "home", "BOOTCAMP_APP_PORT": "app_port",
-    "BOOTCAMP_RETRY_BACKOFF": "retry_backoff",
+    "BOOTCAMP_RETRY_BACKOFF": "retry_backoff", "BOOTCAMP_ENDPOINT_URL": "endpoint_url",
 }
 MAX_RETRY_BACKOFF = 20.0  # seconds: botocore's own cap on one wait between retries
 
@@ -52,6 +52,7 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".aws-bootcamp")
     assume_yes: bool = False
     retry_backoff: float = MAX_RETRY_BACKOFF  # most seconds between retries of a call (0: retry at once, for tests)
+    endpoint_url: str | None = None  # --target aws sent to this AWS-compatible endpoint: a rehearsal
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -65,6 +66,8 @@ class Settings:
             values["retry_backoff"] = seconds(values["retry_backoff"], "retry back-off (BOOTCAMP_RETRY_BACKOFF)")
         if "home" in values:
             values["home"] = Path(values["home"])
+        if values.get("endpoint_url") == "":
+            values["endpoint_url"] = None  # BOOTCAMP_ENDPOINT_URL= set empty: no rehearsal
         return cls(**values).checked()
 
     def checked(self) -> "Settings":
@@ -80,6 +83,10 @@ class Settings:
             from bootcamp import checks
 
             checks.region(self.region, "--region or BOOTCAMP_REGION")
+        if self.endpoint_url:
+            from bootcamp import checks
+
+            checks.endpoint_url(self.endpoint_url, self.target)
         if not re.fullmatch(r"\d{12}", self.sandbox_account):
             raise BootcampError(
                 f"sandbox account '{self.sandbox_account}' is not a 12-digit account id")

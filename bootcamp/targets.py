@@ -17,7 +17,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from bootcamp import readonly, retries
+from bootcamp import readonly, rehearsal, retries
 from bootcamp.errors import BootcampError, CredentialsError, Declined, TargetUnavailable, explain
 from bootcamp.sandbox import control
 from bootcamp.settings import DEFAULT_REGION, LOCALSTACK_MISSING, Settings
@@ -172,6 +172,7 @@ class Target:
 
     name = ""
     runs_instances = False  # whether instances really run and serve (AWS, and the sandbox's data plane)
+    rehearsing = False  # the aws target sent to another endpoint (bootcamp.rehearsal)
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -195,6 +196,18 @@ class Target:
         """The URL this machine reaches an instance's port 80 at by its public address (in `region`, by
         default the target's); None where no instance really runs (LocalStack)."""
         return None
+
+    def balancer_url(self, dns_name: str) -> str | None:
+        """The URL this machine reaches a load balancer's port 80 at; None where none answers yet."""
+        return None
+
+    def pause(self, aws_seconds: float) -> float:
+        """Seconds to pause between looks where AWS takes `aws_seconds` (see bootcamp.rehearsal)."""
+        return aws_seconds
+
+    def wait(self, client, waiter: str, **params) -> None:
+        """Wait with a boto3 waiter, at this target's pace (see bootcamp.rehearsal)."""
+        client.get_waiter(waiter).wait(**params, WaiterConfig=rehearsal.waiter_config(self.rehearsing))
 
     def client(self, service: str, readonly_guard: bool = False):
         """A client with standard retries; with readonly_guard it refuses every write."""
@@ -229,6 +242,9 @@ class Target:
             self.account_id
         except (bx.BotoCoreError, bx.ClientError) as exc:
             raise TargetUnavailable(explain(exc, self.name) or f"{self.name}: {exc}") from None
+
+    def check_endpoint(self) -> None:
+        """Raise one clear line when the endpoint given for this target does not answer (see AwsTarget)."""
 
     def confirm_changes(self, lab_title: str) -> None:
         """Ask before changing something that costs money; nothing to ask by default."""
@@ -351,8 +367,15 @@ class LocalStackTarget(Target):
 
 
 class AwsTarget(Target):
+    """A real AWS account; or, with settings.endpoint_url, the same calls sent to an AWS-compatible
+    endpoint (a rehearsal: bootcamp.rehearsal says where the two differ)."""
+
     name = "aws"
     runs_instances = True
+
+    @property
+    def rehearsing(self) -> bool:
+        return bool(self.settings.endpoint_url)
 
     @cached_property
     def _session(self) -> boto3.Session:
@@ -367,8 +390,17 @@ class AwsTarget(Target):
     def session(self) -> boto3.Session:
         return self._session
 
+    def endpoint(self, service: str) -> str | None:
+        return self.settings.endpoint_url  # None: botocore's endpoint for the service and region
+
     def public_url(self, public_ip: str, region: str | None = None) -> str:
-        return f"http://{public_ip}"
+        return rehearsal.instance_url(self.settings.endpoint_url, public_ip, region or self.region)
+
+    def balancer_url(self, dns_name: str) -> str:
+        return rehearsal.balancer_url(self.settings.endpoint_url, dns_name)
+
+    def pause(self, aws_seconds: float) -> float:
+        return rehearsal.pause(aws_seconds, self.rehearsing)
 
     @property
     def region(self) -> str:
@@ -376,17 +408,38 @@ class AwsTarget(Target):
 
     def check_ready(self, services: list[str]) -> None:
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-        if endpoint:
+        if endpoint and not self.rehearsing:
             raise TargetUnavailable(
                 f"AWS_ENDPOINT_URL is set ({endpoint}), so calls would not reach AWS: "
-                "unset it for --target aws")
+                "unset it for --target aws, or rehearse against it with --endpoint-url")
         if self._session.get_credentials() is None:
             raise CredentialsError(explain(bx.NoCredentialsError()))
+        self.check_endpoint()
         super().check_ready(services)
+
+    def check_endpoint(self) -> None:
+        """On a rehearsal, that something answers HTTP at the endpoint (any answer: it is asked unsigned),
+        said at once in one line rather than after every retry of the first call."""
+        if not self.rehearsing:
+            return
+        try:
+            urllib.request.urlopen(self.settings.endpoint_url, timeout=5).close()
+        except urllib.error.HTTPError:
+            return  # it answers; an AWS-compatible endpoint refuses an unsigned request
+        except (urllib.error.URLError, OSError, ValueError):
+            raise TargetUnavailable(
+                f"nothing answers at {self.settings.endpoint_url} (--endpoint-url): start it "
+                "(e.g. `invoke sandbox.up` for the sandbox) or give the endpoint's URL") from None
+
+    def describe(self) -> str:
+        where = f" at {self.settings.endpoint_url} (a rehearsal)" if self.rehearsing else ""
+        return f"aws{where} (region {self.region})"
 
     def confirm_changes(self, lab_title: str) -> None:
         line = (f"This creates {lab_title} resources in AWS account {self.account_id}, "
                 f"region {self.region}, which may cost money.")
+        if self.rehearsing:
+            line += f" (A rehearsal: every call goes to {self.settings.endpoint_url}.)"
         if self.settings.assume_yes:
             print(line + " (--yes given)")
             return

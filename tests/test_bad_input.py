@@ -251,6 +251,14 @@ BAD_INPUT = [
     ("name", ["sandbox.save", "{in}/s.state", "--account", "12", "--port", "{port}"], "not a 12-digit account id", ""),
     ("name", ["sandbox.load", "{in}/none.state", "--port", "{port}"], "cannot read", ""),
     ("name", ["sandbox.load", "{file}", "--account", "abc", "--port", "{port}"], "not a 12-digit account id", ""),
+    ("endpoint", ["lab.start", "1", "--target", "aws", "--endpoint-url", "ftp://x"], "is not an endpoint URL", "cli"),
+    ("endpoint", ["lab.verify", "1", "--target", "aws", "--endpoint-url", "http://127.0.0.1:{port}/iam"],
+     "nothing after the port", ""),
+    ("endpoint", ["lab.grade", "1", "--endpoint-url", "http://127.0.0.1:{port}"], "is for --target aws", ""),
+    ("endpoint", ["lab.solve", "1", "--target", "aws", "--endpoint-url", "http://127.0.0.1:{free}"],
+     "nothing answers at http://127.0.0.1:", "cli"),
+    ("endpoint", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{in}/class", "--target", "aws",
+                  "--endpoint-url", "http://127.0.0.1:{free}"], "nothing answers at", ""),
     ("name", ["lab.grade", "9"], "unknown lab '9'", ""),
     ("name", ["lab.open", "9", "--print"], "unknown lab '9'", ""),
     ("name", ["lab.start", "1", "--target", "gcp"], "unknown target 'gcp'", ""),
@@ -354,6 +362,7 @@ def test_the_bad_input_table_covers_every_task_and_kind():
     covered = {row[1][0] for row in BAD_INPUT}
     assert every - covered == set(), f"tasks without a bad-input row: {sorted(every - covered)}"
     kinds = {row[0] for row in BAD_INPUT}
-    assert {"region", "home", "output path", "snapshot", "number", "bucket", "roster", "merge", "sandbox"} <= kinds
+    assert {"region", "home", "output path", "snapshot", "number", "bucket", "roster", "merge", "sandbox",
+            "endpoint"} <= kinds
     assert {row[1][0] for row in BAD_INPUT if row[3].startswith("cli")} >= {"lab.start", "lab.grade", "app.run",
                                                                            "class.grade", "class.merge"}

@@ -88,6 +88,13 @@ class LearnerTarget(Target):
     def public_url(self, public_ip: str, region: str | None = None) -> str | None:
         return self.base.public_url(public_ip, region or self.region)
 
+    @property
+    def rehearsing(self) -> bool:
+        return self.base.rehearsing
+
+    def balancer_url(self, dns_name: str) -> str | None:
+        return self.base.balancer_url(dns_name)
+
     def client(self, service: str, readonly_guard: bool = True):
         return self.pool.client(service, self.region)  # always read-only: grading never writes
 

@@ -54,6 +54,7 @@ class ClassGrade:
 
 def grade_class(lab: Lab, roster: Roster, base: Target, lang: str = "en", workers: int = 4,
                 progress: Callable[[Learner], None] | None = None) -> ClassGrade:
+    base.check_endpoint()
     if base.name != "aws" or any(x.role_arn for x in roster.learners):
         base.check_ready(list(lab.services))  # on aws, the instructor's own credentials assume the roles
     access = Access(base)

@@ -35,6 +35,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
   version's data, the network interfaces a launch makes deleted with their instance, and a
   group's DefaultInstanceWarmup and a scaling policy's Enabled kept (moto drops both);
+- iam:SimulatePrincipalPolicy and SimulateCustomPolicy, which moto lacks, judged as IAM judges
+  (see `bootcamp.sandbox.simulator`); `/_bootcamp/stats` counts them per account;
 - where moto answers otherwise than AWS (see `bootcamp.sandbox.fidelity`): EC2 dry runs judged
   and never run, a root's caller identity, an instance's groups from its network interface,
   InvalidTarget for a target that is no instance, and an Inactive access key refused;
@@ -75,7 +77,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import anonymous, codec, dispatch, fidelity, lab4_apis, state_api  # noqa: E402
+from bootcamp.sandbox import anonymous, codec, dispatch, fidelity, lab4_apis, simulator, state_api  # noqa: E402
 from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402
 from bootcamp.sandbox.faults import Faults, wanted as faults_wanted  # noqa: E402
@@ -201,7 +203,8 @@ class Sandbox:
             with self.lock:
                 rows = [{"account": a, "service": s, "requests": n} for (a, s), n in self.requests.items()]
                 total = sum(self.requests.values())
-            return self.reply_json(start_response, {"total": total, "by_account_service": rows})
+            return self.reply_json(start_response, {"total": total, "by_account_service": rows,
+                                                    "iam_simulations": simulator.counts()})
         if path == "/_bootcamp/faults" and environ.get("REQUEST_METHOD") == "POST":
             size = int(environ.get("CONTENT_LENGTH") or 0)
             try:
@@ -522,6 +525,7 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
     fidelity.apply()
+    simulator.install()
     codec.share_aws_managed_policies()
     if not speedups:
         return Sandbox(DomainDispatcherApplication(create_backend_app), store)

@@ -64,6 +64,8 @@ TARGET_HELP = {
     "profile": "AWS profile for --target aws",
     "lang": "language of titles and hints: en or ko (default {lang})",
     "yes": "on aws, create resources without asking",
+    "endpoint_url": "with --target aws: send every call to this AWS-compatible endpoint instead of AWS, "
+                    "to rehearse (e.g. the sandbox: http://127.0.0.1:{sandbox_port}; default BOOTCAMP_ENDPOINT_URL)",
 }
 
 # One meaning per letter in every task; options not named here have their long name only.

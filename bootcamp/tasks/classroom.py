@@ -15,10 +15,10 @@ WORKERS = 4  # the default: no int default, so that invoke leaves a bad --worker
             "lab": "lab number to grade", "out": "folder for the gradebook, reports and per-learner files",
             "shard": "grade only part K of N of the roster, e.g. 3/8 (for a CI job matrix)",
             "workers": f"learners collected at once (default {WORKERS})",
-            **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang")}})
+            **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang", "endpoint_url")}})
 @friendly
 def grade(c, roster, lab, out, shard=None, workers=None, target=None, region=None, port=None, profile=None,
-          lang=None):
+          lang=None, endpoint_url=None):
     """Grade every learner of a roster; exit 0 all pass, 1 some step fails, 2 some learner could not be graded."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,7 +29,8 @@ def grade(c, roster, lab, out, shard=None, workers=None, target=None, region=Non
     from bootcamp.labmodel import get_lab
     from bootcamp.targets import make_target
 
-    s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang)
+    s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang,
+                 endpoint_url=endpoint_url)
     lab_ = get_lab(lab)
     workers = checks.count(WORKERS if workers is None else workers, "--workers", 1, 64)
     checks.output_dir(out, "--out")

@@ -15,9 +15,9 @@ from bootcamp.tasks import TARGET_HELP, friendly, settings
 LAB = {"lab": "lab number: 1, 2, 3 or 4 (see `invoke lab.list`)"}
 
 
-def _setup(c, lab, target, region, port, profile, lang=None, yes=False):
+def _setup(c, lab, target, region, port, profile, lang=None, yes=False, endpoint_url=None):
     s = settings(c, target=target, region=region, sandbox_port=port, profile=profile, lang=lang,
-                 assume_yes=yes or None)
+                 assume_yes=yes or None, endpoint_url=endpoint_url)
     return s, get_lab(lab)
 
 
@@ -40,29 +40,29 @@ def list_(c, lang=None):
     Console().print(grid)
 
 
-@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes")}})
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes", "endpoint_url")}})
 @friendly
-def start(c, lab, target=None, region=None, port=None, profile=None, yes=False):
+def start(c, lab, target=None, region=None, port=None, profile=None, yes=False, endpoint_url=None):
     """Build what the course pre-provisions (starts the sandbox when it is down)."""
-    lab_, target_ = _provision(c, "start", lab, target, region, port, profile, yes)
+    lab_, target_ = _provision(c, "start", lab, target, region, port, profile, yes, endpoint_url)
     print(f"Do the steps, then run `invoke lab.grade {lab_.id}`.")
     if target_.name == "embedded":
         print('Point the AWS CLI at the sandbox with: eval "$(invoke sandbox.env)"')
 
 
-@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang")},
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang", "endpoint_url")},
             "json": "also write the grade as JSON to this path",
             "junit": "also write the grade as JUnit XML to this path",
             "snapshot": "also save what was read (the evidence judged) as JSON to this path",
             "from_snapshot": "judge a saved snapshot instead of reading the account"})
 @friendly
 def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
-          json=None, junit=None, snapshot=None, from_snapshot=None):
+          json=None, junit=None, snapshot=None, from_snapshot=None, endpoint_url=None):
     """Grade every step: a table with hints; exit 0 only when every step passes."""
     from bootcamp import grading, lifecycle, report
     from bootcamp.inventory import Inventory
 
-    s, lab_ = _setup(c, lab, target, region, port, profile, lang)
+    s, lab_ = _setup(c, lab, target, region, port, profile, lang, endpoint_url=endpoint_url)
     for path, option in ((json, "--json"), (junit, "--junit"), (snapshot, "--snapshot")):
         if path:
             checks.output_file(path, option)
@@ -83,10 +83,10 @@ def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
         raise Exit(code=1)
 
 
-def _provision(c, action, lab, target, region, port, profile, yes=False):
+def _provision(c, action, lab, target, region, port, profile, yes=False, endpoint_url=None):
     from bootcamp import lifecycle
 
-    s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes)
+    s, lab_ = _setup(c, lab, target, region, port, profile, yes=yes, endpoint_url=endpoint_url)
     target_ = lifecycle.prepare(s, lab_)
     print(f"lab {lab_.id} {action} on {target_.describe()}")
     ctx = lifecycle.provision(action, lab_, target_, s)
@@ -94,27 +94,27 @@ def _provision(c, action, lab, target, region, port, profile, yes=False):
     return lab_, target_
 
 
-@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes")}})
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "yes", "endpoint_url")}})
 @friendly
-def solve(c, lab, target=None, region=None, port=None, profile=None, yes=False):
+def solve(c, lab, target=None, region=None, port=None, profile=None, yes=False, endpoint_url=None):
     """Do the learner's steps the right way (for instructors, demos and tests)."""
-    _provision(c, "solve", lab, target, region, port, profile, yes)
+    _provision(c, "solve", lab, target, region, port, profile, yes, endpoint_url)
 
 
-@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")}})
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "endpoint_url")}})
 @friendly
-def clean(c, lab, target=None, region=None, port=None, profile=None):
+def clean(c, lab, target=None, region=None, port=None, profile=None, endpoint_url=None):
     """Delete what the lab made (found by its tags or exact names), and nothing else."""
-    _provision(c, "clean", lab, target, region, port, profile)
+    _provision(c, "clean", lab, target, region, port, profile, endpoint_url=endpoint_url)
 
 
-@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang", "yes")}})
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "lang", "yes", "endpoint_url")}})
 @friendly
-def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None, yes=False):
+def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None, yes=False, endpoint_url=None):
     """Prove a lab end to end: start, grade (fails), solve, grade (passes), clean (nothing left)."""
     from bootcamp import lifecycle, report
 
-    s, lab_ = _setup(c, lab, target, region, port, profile, lang, yes)
+    s, lab_ = _setup(c, lab, target, region, port, profile, lang, yes, endpoint_url)
     outcome = lifecycle.verify(lab_, s)
     for graded in outcome.grades:
         report.table(graded)
@@ -124,14 +124,14 @@ def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None,
           "every step fails before solve with a hint, passes after, and clean leaves nothing")
 
 
-@task(name="open", help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},
+@task(name="open", help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "endpoint_url")},
                          "print": "only print the URL, do not open a browser"})
 @friendly
-def open_(c, lab, print_=False, target=None, region=None, port=None, profile=None):
+def open_(c, lab, print_=False, target=None, region=None, port=None, profile=None, endpoint_url=None):
     """Print the URL of the app you built (lab 2 and 3: the instance; lab 4: the load balancer) and open it."""
     from bootcamp import lifecycle, webapp
 
-    s, lab_ = _setup(c, lab, target, region, port, profile)
+    s, lab_ = _setup(c, lab, target, region, port, profile, endpoint_url=endpoint_url)
     target_ = lifecycle.prepare(s, lab_, changes=False)
     url = webapp.lab_app_url(target_, lab_.id, s.app_port)
     print(url)
@@ -139,17 +139,18 @@ def open_(c, lab, print_=False, target=None, region=None, port=None, profile=Non
         webbrowser.open(url)
 
 
-@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile")},
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "endpoint_url")},
             "lang": "language of the guide: en or ko (default {lang})",
             "format": "md (default) or html",
             "out": "write the guide to this file instead of printing it"})
 @friendly
-def guide(c, lab, lang=None, format="md", target=None, region=None, port=None, profile=None, out=None):
+def guide(c, lab, lang=None, format="md", target=None, region=None, port=None, profile=None, out=None,
+          endpoint_url=None):
     """Show a lab's step-by-step guide (AWS console and CLI), filled in with your account's values."""
     from bootcamp import guide as guides
     from bootcamp.guide_values import learner_values
 
-    s, lab_ = _setup(c, lab, target, region, port, profile, lang)
+    s, lab_ = _setup(c, lab, target, region, port, profile, lang, endpoint_url=endpoint_url)
     guides.check_format(format)  # before the target is asked for the learner's values
     if out:
         checks.output_file(out, "--out")

@@ -123,7 +123,7 @@ def _ensure_instance(ctx: Context) -> None:
         TagSpecifications=ctx.tag_specs("instance", "volume", Name=INSTANCE_NAME))
     instance_id = made["Instances"][0]["InstanceId"]
     if ctx.target.name == "aws":
-        ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id])
+        ctx.target.wait(ec2, "instance_running", InstanceIds=[instance_id])
     ctx.did(f"instance {instance_id} ({INSTANCE_TYPE})")
 
 
@@ -152,7 +152,7 @@ def solve(ctx: Context) -> None:
         if instance["State"]["Name"] != "stopped":
             ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
             if ctx.target.name == "aws":
-                ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance["InstanceId"]])
+                ctx.target.wait(ec2, "instance_stopped", InstanceIds=[instance["InstanceId"]])
             ctx.did(f"instance {instance['InstanceId']} stopped{who}")
 
 
@@ -184,7 +184,7 @@ def clean(ctx: Context) -> None:
     if ids:
         ec2.terminate_instances(InstanceIds=ids)
         if ctx.target.name == "aws":
-            ec2.get_waiter("instance_terminated").wait(InstanceIds=ids)
+            ctx.target.wait(ec2, "instance_terminated", InstanceIds=ids)
         ctx.did(f"terminated {', '.join(ids)}")
     _delete_bucket(ctx)
     ctx.state.clear()

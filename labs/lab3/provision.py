@@ -208,7 +208,7 @@ def _instance_app(ctx: Context) -> str:
         raise BootcampError(f"instance {LAYOUT.instance} has no public IP yet: run `invoke lab.solve 3` again")
     app = ctx.target.public_url(instance["PublicIpAddress"])
     if ctx.target.name == "aws":
-        webapp.wait_until_up(app)
+        webapp.wait_until_up(app, pause=ctx.target.pause(10))
     else:  # the sandbox's edge already waits while the app boots
         webapp.wait_until_up(app, minutes=0.5, pause=0.5)
     return app

@@ -182,8 +182,9 @@ def _template_data(data: dict) -> dict:
 def probe(reader: Reader, inv: Inventory) -> dict:
     """An HTTP answer from the app through the course's load balancer, only where it really runs."""
     balancer = next((b for b in inv.data.get("load_balancers", []) if b["name"] == LOAD_BALANCER), None)
-    if reader.target.name != "aws" or not balancer or not balancer["dns"]:
+    url = reader.target.balancer_url(balancer["dns"]) if balancer and balancer["dns"] else None
+    if reader.target.name != "aws" or not url:
         return {"method": "none", "target": reader.target.name}
-    answer = webapp.ask(f"http://{balancer['dns']}", employees=False)
-    return {"method": "http", "target": reader.target.name, "url": f"http://{balancer['dns']}/",
+    answer = webapp.ask(url, employees=False)
+    return {"method": "http", "target": reader.target.name, "url": f"{url}/",
             "status": answer["status"], "error": answer["error"], "app": (answer["settings"] or {}).get("app")}

@@ -236,7 +236,7 @@ def _until_healthy(ctx: Context, group_arn: str, exclude: str | None, wanted: in
         if ctx.target.name != "aws" or time.monotonic() > deadline:
             raise BootcampError(f"target group {TARGET_GROUP} has {len(healthy)} healthy instances of {GROUP}, "
                                 f"not {wanted}: look at its Targets tab, then run `invoke lab.solve 4` again")
-        time.sleep(15)
+        time.sleep(ctx.target.pause(15))
 
 
 def clean(ctx: Context) -> None:
@@ -253,7 +253,7 @@ def clean(ctx: Context) -> None:
         elb.delete_load_balancer(LoadBalancerArn=balancer["LoadBalancerArn"])
         ctx.did(f"deleted load balancer {balancer['LoadBalancerName']} and its listeners")
     if balancers and ctx.target.name == "aws":
-        elb.get_waiter("load_balancers_deleted").wait(LoadBalancerArns=[b["LoadBalancerArn"] for b in balancers])
+        ctx.target.wait(elb, "load_balancers_deleted", LoadBalancerArns=[b["LoadBalancerArn"] for b in balancers])
         _until(ctx, lambda: not _balancer_interfaces(ctx, balancers), "the load balancer's network interfaces to go")
     for group in _ours_in(ctx, _target_groups(ctx), "TargetGroupArn"):
         elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
@@ -281,7 +281,7 @@ def _until(ctx: Context, done, what: str, needed: bool = True) -> None:
     while not done():
         if time.monotonic() > deadline:
             raise BootcampError(f"waited {WAIT_SECONDS // 60} minutes for {what}: run `invoke lab.clean 4` again")
-        time.sleep(10)
+        time.sleep(ctx.target.pause(10))
 
 
 def _groups(ctx: Context) -> list[dict]:

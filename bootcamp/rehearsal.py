@@ -1,0 +1,51 @@
+"""A rehearsal: `--target aws --endpoint-url URL` runs the aws target exactly as against AWS
+(the standard credential chain, the account prompt, the free-tier guard, waiters,
+iam:SimulatePrincipalPolicy, HTTP probes, the grader role through CloudFormation), every call
+sent to an AWS-compatible endpoint, such as the embedded sandbox, instead of AWS.
+
+This module is the one place where a rehearsal must differ from AWS, and why:
+- pace: AWS's waiters poll every 15 s and the labs' own loops pause 5-15 s between looks, since
+  AWS takes minutes; an endpoint on this machine answers at once, so a rehearsal polls a
+  twentieth as long (the same number of looks, so a wait that never ends still ends);
+- the probe's address: on AWS an instance's app answers at http://<its public IPv4 address>/ and
+  a load balancer's at http://<its DNS name>/. That address is on the internet; on a rehearsal
+  this machine plays the internet, through the sandbox's edge: an instance at its public DNS
+  name (ec2-a-b-c-d.<region>.compute.localhost) and a load balancer at its DNS name, both on
+  the endpoint's port, which stands for port 80 (see the README's "The sandbox's data plane").
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+PACE = 0.05  # a rehearsal's pause, as a share of AWS's
+WAITER = {"Delay": 1}  # seconds between a waiter's looks (AWS's: the service model's, mostly 15); as many looks
+
+
+def pause(aws_seconds: float, rehearsal: bool) -> float:
+    """How long to pause between looks where AWS would take `aws_seconds`."""
+    return aws_seconds * PACE if rehearsal else aws_seconds
+
+
+def waiter_config(rehearsal: bool) -> dict:
+    """The WaiterConfig for a waiter's wait(): AWS's own (none given) unless rehearsing."""
+    return dict(WAITER) if rehearsal else {}
+
+
+def _port(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    return f":{parts.port}" if parts.port else ""
+
+
+def instance_url(endpoint: str | None, public_ip: str, region: str) -> str:
+    """Where this machine asks an instance's port 80 by its public address."""
+    if not endpoint:
+        return f"http://{public_ip}"
+    from bootcamp.sandbox.dataplane.names import public_dns_name
+
+    return f"http://{public_dns_name(public_ip, region)}{_port(endpoint)}"
+
+
+def balancer_url(endpoint: str | None, dns_name: str) -> str:
+    """Where this machine asks a load balancer's listener on port 80 by its DNS name."""
+    return f"http://{dns_name}{_port(endpoint) if endpoint else ''}"

@@ -1,0 +1,266 @@
+"""A rehearsal: `--target aws --endpoint-url URL` against the tests' sandbox runs the aws target's own
+code paths (the credential chain, the prompt, the free-tier guard, waiters, SimulatePrincipalPolicy,
+probes, the grader role deployed by CloudFormation and assumed by class.grade), not the embedded
+target's. The AWS credentials are a sandbox account's root, given as the environment gives them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from bootcamp import grading
+from bootcamp.errors import BootcampError
+from bootcamp.labmodel import get_lab
+from bootcamp.results import PASS
+from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from bootcamp.targets import make_target
+from conftest import ROOT, LabDriver, another_account, run_invoke
+from test_bad_input import _in_process
+from test_grader_role import TEMPLATE
+
+EXTERNAL_ID = "bootcamp-rehearsal-5d1e"
+REGION = "us-west-2"
+
+
+def rehearsal_env(settings: Settings) -> dict[str, str]:
+    """What an instructor's shell has for --target aws: credentials in the environment (here a sandbox
+    account's root), no AWS config files of this machine's user."""
+    return {"BOOTCAMP_HOME": str(settings.home), "BOOTCAMP_OWNER": settings.owner, "BOOTCAMP_RETRY_BACKOFF": "0",
+            "AWS_ACCESS_KEY_ID": settings.sandbox_account, "AWS_SECRET_ACCESS_KEY": control.SECRET,
+            "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
+def rehearsal(settings: Settings) -> Settings:
+    return settings.but(target="aws", endpoint_url=control.endpoint(settings), region=REGION, assume_yes=True)
+
+
+def aws_flags(settings: Settings) -> list[str]:
+    return ["--target", "aws", "--endpoint-url", control.endpoint(settings)]
+
+
+def simulations(settings: Settings, account: str) -> int:
+    return sum(r["requests"] for r in control.stats(settings)["iam_simulations"]
+               if r["account"] == account and r["action"] == "SimulatePrincipalPolicy")
+
+
+def services_called(settings: Settings, account: str) -> set[str]:
+    return {r["service"] for r in control.stats(settings)["by_account_service"] if r["account"] == account}
+
+
+@pytest.fixture
+def as_instructor(monkeypatch):
+    """This process's environment as rehearsal_env sets a shell's (the standard credential chain reads it)."""
+    def use(settings: Settings) -> Settings:
+        for name in [k for k in os.environ if k.startswith(("AWS_", "BOOTCAMP_"))]:
+            monkeypatch.delenv(name)
+        for name, value in rehearsal_env(settings).items():
+            monkeypatch.setenv(name, value)
+        return rehearsal(settings)
+    return use
+
+
+# --- lab.verify, as an instructor runs it before a class -----------------------------------------
+
+@pytest.mark.parametrize("lab, how", [("1", "cli"), ("2", ""), ("3", "")])
+def test_verify_passes_on_a_rehearsal(settings, lab, how, monkeypatch, capsys):
+    """Lab 1 through a real `invoke` process; 2 and 3 through invoke's Program in this process (the same
+    parser, wrapper and task, without a Python start-up each)."""
+    before = simulations(settings, settings.sandbox_account)
+    argv = ["lab.verify", lab, *aws_flags(settings), "--yes"]
+    if how == "cli":
+        done = run_invoke(*argv, env=rehearsal_env(settings), timeout=300)
+        code, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        code, out, err = _in_process(argv, rehearsal_env(settings), monkeypatch, capsys)
+    assert code == 0, out[-3000:] + err[-2000:]
+    assert f"lab {lab} verified on aws (account {settings.sandbox_account})" in out
+    assert "(--yes given)" in out and f"A rehearsal: every call goes to {control.endpoint(settings)}" in out
+    if lab == "1":  # 1.4 judged by the simulator, once per user and grade
+        assert simulations(settings, settings.sandbox_account) - before == 6
+
+
+def test_verify_of_lab4_on_a_rehearsal_fails_only_where_the_sandbox_cannot_serve_yet(settings, monkeypatch, capsys):
+    """4.7 wants the group's instances in two AZs and the app answering through the load balancer; the
+    sandbox's Auto Scaling puts every instance in the first subnet and its balancers answer no HTTP yet."""
+    code, _, err = _in_process(["lab.verify", "4", *aws_flags(settings), "--yes"], rehearsal_env(settings),
+                               monkeypatch, capsys)
+    problems = err.split("verify failed:", 1)[-1].strip().splitlines()
+    assert code == 1 and problems and all(p.strip().startswith("step 4.7 ") for p in problems), err
+    assert "in us-west-2a" in problems[0]
+
+
+# --- the prompt and the free-tier guard -----------------------------------------------------------
+
+def _answer_prompt(argv: list[str], env: dict, answer: str, seconds: float = 120) -> tuple[int, str]:
+    """Run `invoke ARGV` on a terminal (a pty) and answer its question; (exit code, what it printed)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_", "LOCALSTACK_"))}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: invoke, as typed in the project folder
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "invoke", *argv], {**base, **env, "COLUMNS": "200"})
+    shown, answered, deadline = b"", False, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if not answered and b"Continue? [y/N]" in shown:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    else:
+        os.kill(pid, 9)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+
+
+def test_the_account_prompt_and_the_free_tier_guard(settings):
+    """Without a terminal the question is refused at once (tests/test_bad_input.py); on one it is asked."""
+    code, shown = _answer_prompt(["lab.start", "1", *aws_flags(settings)], rehearsal_env(settings), "n")
+    assert code == 1 and "nothing was created" in shown, shown
+    assert f"AWS account {settings.sandbox_account}, region {REGION}" in shown and "Continue? [y/N]" in shown
+    assert services_called(settings, settings.sandbox_account) == {"sts"}, "asked who it is, and nothing else"
+
+    target = make_target(rehearsal(settings))
+    with pytest.raises(BootcampError, match="m5.large is outside the free tier"):
+        target.check_instance_type("m5.large")
+
+
+# --- a learner's mistake, and a class graded through grader roles --------------------------------
+
+@dataclass
+class Learner:
+    settings: Settings  # the account, as the embedded target sees it
+    driver: LabDriver  # the same account on a rehearsal
+    role_arn: str  # its grader role
+
+
+@pytest.fixture(scope="module")
+def rehearsed_class(sandbox, worker_prefix) -> tuple[Settings, list[Learner]]:
+    """Two learner accounts with lab 1 solved on a rehearsal, the second with a Deny that keeps user-3 from
+    stopping instances; each with the grader role deployed by CloudFormation for one instructor account."""
+    base = sandbox.but(sandbox_account=f"{worker_prefix}55000000", owner="learner")
+    instructor, *accounts = [another_account(base) for _ in range(3)]
+    learners = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for account in accounts:
+            for name, value in rehearsal_env(account).items():
+                monkeypatch.setenv(name, value)
+            driver = LabDriver("1", rehearsal(account))
+            driver.run("start")
+            driver.run("solve")
+            if learners:
+                driver.client("iam").put_user_policy(UserName="user-3", PolicyName="NoStops", PolicyDocument=json.dumps(
+                    {"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Deny", "Action": "ec2:StopInstances", "Resource": "*"}]}))
+            role_arn = _deploy_grader_role(driver, instructor.sandbox_account)
+            driver.grade()  # every client a grade uses is made while the environment names this account
+            learners.append(Learner(account, driver, role_arn))
+    return instructor, learners
+
+
+def _deploy_grader_role(driver: LabDriver, instructor: str) -> str:
+    cfn = driver.client("cloudformation")
+    cfn.create_stack(StackName="bootcamp-grader", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"],
+                     Parameters=[{"ParameterKey": "InstructorAccountId", "ParameterValue": instructor},
+                                 {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID}])
+    [stack] = cfn.describe_stacks(StackName="bootcamp-grader")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["RoleArn"]
+
+
+def test_a_learners_mistake_fails_the_same_step_on_both_targets(rehearsed_class, sandbox):
+    _, learners = rehearsed_class
+    for learner, mistakes in zip(learners, (set(), {"1.4"})):
+        account, driver = learner.settings.sandbox_account, learner.driver
+        before = simulations(sandbox, account)
+        on_aws, inventory = grading.grade(driver.lab, driver.target, driver.settings.home)
+        assert inventory["permissions"]["method"] == "simulate"
+        assert simulations(sandbox, account) - before == 3  # one per user
+        failing = {s.id for s in on_aws.steps if s.status != PASS}
+        assert failing == LabDriver("1", learner.settings).failing() == mistakes
+
+
+def test_class_grade_assumes_the_grader_roles_cloudformation_deployed(rehearsed_class, tmp_path, sandbox):
+    instructor, learners = rehearsed_class
+    roster = tmp_path / "class.csv"
+    with roster.open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["learner_id", "name", "role_arn", "external_id"])
+        for n, learner in enumerate(learners, start=1):
+            rows.writerow([f"l{n}", f"Learner {n}", learner.role_arn, EXTERNAL_ID])
+    accounts = [x.settings.sandbox_account for x in learners]
+    before = {a: simulations(sandbox, a) for a in accounts}
+    done = run_invoke("class.grade", "--roster", str(roster), "--lab", "1", "--out", str(tmp_path / "out"),
+                      *aws_flags(sandbox), env=rehearsal_env(instructor), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # one learner has a step to fix
+    with (tmp_path / "out" / "gradebook.csv").open() as book:
+        status = {row["learner_id"]: row["status"] for row in csv.DictReader(book)}
+    assert status == {"l1": "PASS", "l2": "FAIL"}
+    graded = json.loads((tmp_path / "out" / "learners" / "l2" / "grade.json").read_text())
+    assert [s["id"] for s in graded["steps"] if s["status"] != "PASS"] == ["1.4"]
+    assert graded["target"] == "aws"
+    assert all(simulations(sandbox, a) > before[a] for a in accounts), \
+        "the roles' sessions asked the simulator in each learner's account"
+    assert services_called(sandbox, instructor.sandbox_account) == {"sts"}, "the instructor only assumed roles"
+
+
+# --- the guide's AWS-only blocks ------------------------------------------------------------------
+
+def aws_only_blocks(lab_id: str, values: dict[str, str]) -> list[str]:
+    """The commands of a lab's guide that only the aws target shows (the rest are replayed on the sandbox's
+    own target by tests/test_guides.py), filled in with the learner's values."""
+    from bootcamp.guide import guide_text
+    from bootcamp.render import render_text
+
+    lab = get_lab(lab_id)
+    context = {**values, "lab_id": lab.id, "lang": "en", "title": lab.title("en")}
+    return [render_text(block.run, **context).strip() for step in guide_text(lab).steps.values()
+            for block in step.cli if "aws" in block.targets and "embedded" not in block.targets]
+
+
+def test_the_aws_only_blocks_of_lab1s_guide_run_and_pass_on_a_rehearsal(settings, tmp_path, as_instructor):
+    """Step 1.4 on AWS: the guide asks the simulator what each user may do, then stops the instance."""
+    from bootcamp.guide_values import learner_values
+    from test_guides import VENV_BIN
+    import awscli_server
+
+    rehearsed = as_instructor(settings)
+    driver = LabDriver("1", rehearsed)
+    driver.run("start")
+    iam = driver.client("iam")
+    for user, group in {"user-1": "S3-Support", "user-2": "EC2-Support", "user-3": "EC2-Admin"}.items():
+        iam.add_user_to_group(UserName=user, GroupName=group)  # steps 1.1-1.3, as every target's blocks do
+    values, unknown = learner_values(rehearsed, driver.lab)
+    assert unknown == "" and values["target"] == "aws" and values["account_id"] == settings.sandbox_account
+    blocks = aws_only_blocks("1", values)
+    assert len(blocks) == 2 and "simulate-principal-policy" in blocks[0]
+    with awscli_server.running(tmp_path) as aws:
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "aws").symlink_to(aws)
+        env = {**rehearsal_env(settings), "HOME": str(tmp_path), "LANG": "C.UTF-8", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_ENDPOINT_URL": control.endpoint(settings), "PATH": f"{tmp_path / 'bin'}{os.pathsep}/usr/bin:/bin"}
+        shell = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=300)
+    assert shell.returncode == 0, shell.stdout[-2000:] + shell.stderr[-2000:]
+    said = " ".join(shell.stdout.split())
+    assert ("user-1 s3:ListAllMyBuckets allowed ec2:DescribeInstances implicitDeny ec2:StopInstances implicitDeny "
+            "user-2 s3:ListAllMyBuckets implicitDeny ec2:DescribeInstances allowed ec2:StopInstances implicitDeny "
+            "user-3 s3:ListAllMyBuckets implicitDeny ec2:DescribeInstances allowed ec2:StopInstances allowed") in said
+    assert driver.failing() == set()
