@@ -107,9 +107,12 @@ def free_port() -> int:
             s.bind((HOST, 0))
             return s.getsockname()[1]
     first, last = (int(n) for n in block.split("-", 1))
-    for _ in range(last - first + 1):
-        port = _next_port.get(block, first)
-        _next_port[block] = first + (port + 1 - first) % (last - first + 1)
+    size = last - first + 1
+    for _ in range(size):
+        # In turn from a place of this process's own, so two runs on one machine (two checkouts'
+        # workers with the same block) seldom meet on a port; up() also checks the answer is its own.
+        port = _next_port.get(block, first + os.getpid() % size)
+        _next_port[block] = first + (port + 1 - first) % size
         with socket.socket() as s:
             try:
                 s.bind((HOST, port))
