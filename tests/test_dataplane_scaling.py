@@ -17,7 +17,9 @@ import pytest
 from conftest import LabDriver
 
 from bootcamp import userdata
+from bootcamp.provision import AL2023_PARAMETER
 from bootcamp.sandbox import control
+from bootcamp.sandbox.dataplane import scaling
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
 from test_lab4 import GROUP, TEMPLATE, encoded, originals, target_group_arn
@@ -85,7 +87,53 @@ def imds(settings, instance_id: str, path: str) -> tuple[int, str]:
 
 
 def apps_of(settings: Settings, ids) -> dict[str, dict]:
-    return {a["instance"]: a for a in control.running_apps(settings, settings.sandbox_account) if a["instance"] in ids}
+    """The apps these instances run (none yet while the loop is busy starting apps: asked again)."""
+    try:
+        apps = control.running_apps(settings, settings.sandbox_account)
+    except OSError:  # a timeout: the loop holds its lock while it starts a launcher under load
+        return {}
+    return {a["instance"]: a for a in apps if a["instance"] in ids}
+
+
+# --- the decisions, on their own -------------------------------------------------------------
+
+def test_a_new_instance_goes_to_the_az_with_fewest_and_a_scale_in_takes_from_the_az_with_most():
+    subnets = [("s-a", "a"), ("s-b", "b"), ("s-c", "c")]
+    assert scaling.next_subnet(subnets, []) == ("s-a", "a")
+    assert scaling.next_subnet(subnets, [("s-a", "a"), ("s-c", "c")]) == ("s-b", "b")
+    assert scaling.next_subnet([("s-a1", "a"), ("s-a2", "a")], [("s-a1", "a")]) == ("s-a2", "a")
+    # (id, AZ, launched, from the current version): the fullest AZ first, an old version, then the oldest
+    members = [("i-1", "a", 1.0, True), ("i-2", "a", 2.0, False), ("i-3", "b", 0.5, True), ("i-4", "a", 3.0, True)]
+    assert scaling.scale_in_order(members)[:2] == ["i-2", "i-1"]
+
+
+def test_only_a_member_in_service_is_judged_and_elb_health_counts_only_after_the_grace_period():
+    def member(**given):
+        return adapter_member(**{"lifecycle": "InService", "health": "Healthy", "state": "running", **given})
+
+    elb = group_view(health_check_type="ELB")
+    assert scaling.verdict(elb, member(), False, None, ["unhealthy"]) is None
+    assert scaling.verdict(elb, member(), True, None, ["unhealthy"]) == "elb"
+    assert scaling.verdict(group_view(), member(), True, None, ["unhealthy"]) is None
+    assert scaling.verdict(elb, member(state="stopped"), False, None, []) == "state"
+    assert scaling.verdict(elb, member(health="Unhealthy"), False, None, []) == "user"
+    assert scaling.verdict(elb, member(lifecycle="Standby", state="stopped"), True, None, []) is None
+    assert scaling.verdict(elb, member(), True, scaling.IMPAIRED_SECONDS - 1, []) is None
+    assert scaling.verdict(elb, member(), True, scaling.IMPAIRED_SECONDS, []) == "status"
+    assert [scaling.retry_after(n) for n in (1, 2, 3, 9)] == [10, 20, 40, scaling.RETRY_MOST]
+
+
+def adapter_member(**given):
+    from bootcamp.sandbox.dataplane.adapter import Member
+
+    return Member(**{"id": "i-1", "az": "a", "subnet_id": "s-a", "protected": False, "launched": 0.0, **given})
+
+
+def group_view(**given):
+    from bootcamp.sandbox.dataplane.adapter import Group
+
+    return Group(**{"account": "1", "region": "r", "name": "g", "desired": 1, "health_check_type": "EC2",
+                    "grace": 300, "target_groups": (), "suspended": frozenset(), "members": (), **given})
 
 
 # --- a small group of its own (no app: cheap) ----------------------------------------------------
@@ -99,15 +147,20 @@ def two_zones(client, cidr: str = "10.8") -> list[str]:
             ["Subnet"]["SubnetId"] for n, zone in ((1, "a"), (2, "b"))]
 
 
-def small_group(client, subnets: list[str], desired: int, name: str = "small", grace: int = 300, **data) -> str:
+def image(client) -> str:
+    """Amazon Linux 2023's AMI, as a learner finds it (listing every public AMI costs seconds)."""
+    return client("ssm").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
+
+
+def small_group(client, subnets: list[str], desired: int, name: str = "small", grace: int = 300,
+                group: dict | None = None, **data) -> str:
     ec2 = client("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     ec2.create_launch_template(LaunchTemplateName=f"{name}-template",
-                               LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", **data})
+                               LaunchTemplateData={"ImageId": image(client), "InstanceType": "t3.micro", **data})
     client("autoscaling").create_auto_scaling_group(
         AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": f"{name}-template", "Version": "$Latest"},
         MinSize=0, MaxSize=6, DesiredCapacity=desired, VPCZoneIdentifier=",".join(subnets),
-        HealthCheckGracePeriod=grace)
+        HealthCheckGracePeriod=grace, **(group or {}))
     return name
 
 
@@ -227,6 +280,49 @@ def test_the_launch_template_version_gives_the_profile_metadata_options_and_secu
     assert data == encoded("#!/bin/bash\necho version 2\n")
 
 
+def test_a_launch_configuration_gives_its_profile_and_metadata_options_too(target):
+    client, iam = target.client, target.client("iam")
+    iam.create_instance_profile(InstanceProfileName="ConfigProfile")
+    scaling_ = client("autoscaling")
+    scaling_.create_launch_configuration(
+        LaunchConfigurationName="config", ImageId=image(client), InstanceType="t3.micro", IamInstanceProfile="ConfigProfile",
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"})
+    scaling_.create_auto_scaling_group(AutoScalingGroupName="configured", LaunchConfigurationName="config",
+                                       MinSize=0, MaxSize=2, DesiredCapacity=2,
+                                       VPCZoneIdentifier=",".join(two_zones(client, "10.14")))
+    members = in_service(client, "configured")
+    assert len(set(members.values())) == 2
+    for instance in ec2_instances(client, members).values():
+        assert instance["IamInstanceProfile"]["Arn"].endswith(":instance-profile/ConfigProfile")
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_terminate_in_the_group_and_detach_leave_the_target_group_and_say_so(target):
+    client = target.client
+    subnets = two_zones(client, "10.15")
+    vpc = client("ec2").describe_subnets(SubnetIds=subnets)["Subnets"][0]["VpcId"]
+    tg_arn = client("elbv2").create_target_group(Name="small-targets", Protocol="HTTP", Port=80, VpcId=vpc,
+                                                 TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    name = small_group(client, subnets, desired=3)
+    scaling_ = client("autoscaling")
+    scaling_.attach_load_balancer_target_groups(AutoScalingGroupName=name, TargetGroupARNs=[tg_arn])
+    members = in_service(client, name)
+    assert registered(client, tg_arn) == set(members)
+    ended, detached, _ = members
+    answer = scaling_.terminate_instance_in_auto_scaling_group(InstanceId=ended, ShouldDecrementDesiredCapacity=True)
+    scaling_.detach_instances(AutoScalingGroupName=name, InstanceIds=[detached], ShouldDecrementDesiredCapacity=True)
+    assert group_of(client, name)["DesiredCapacity"] == 1 and len(in_service(client, name)) == 1
+    assert registered(client, tg_arn) == set(in_service(client, name))
+    said = {a["Description"]: a for a in activities(client, name)}
+    terminated = said[f"Terminating EC2 instance: {ended}"]
+    assert terminated["ActivityId"] == answer["Activity"]["ActivityId"]
+    assert terminated["Cause"].endswith(f"instance {ended} was taken out of service in response to a user request, "
+                                        "shrinking the capacity from 3 to 2.")
+    assert said[f"Detaching EC2 instance: {detached}"]["Cause"].endswith(
+        f"instance {detached} was detached in response to a user request, shrinking the capacity from 2 to 1.")
+    assert ec2_instances(client, [detached])[detached]["State"]["Name"] == "running"
+
+
 def test_a_launch_without_its_instance_profile_fails_and_the_activity_says_why(target):
     client = target.client
     name = small_group(client, two_zones(client, "10.11"), desired=1, name="broken",
@@ -250,10 +346,11 @@ def fast(tmp_path_factory):
     control.down(settings)
 
 
-def app_group(settings: Settings, name: str, cidr: str, grace: int = 300) -> tuple[str, dict[str, str]]:
+def app_group(settings: Settings, name: str, subnets: list[str], grace: int = 300,
+              group: dict | None = None) -> tuple[str, dict[str, str]]:
     """A group of two instances running the project's app (user data from the template)."""
     target = make_target(settings)
-    name = small_group(target.client, two_zones(target.client, cidr), desired=2, name=name, grace=grace,
+    name = small_group(target.client, subnets, desired=2, name=name, grace=grace, group=group,
                        UserData=encoded(userdata.render(target.region)))
     members = in_service(target.client, name)
     until(lambda: len(apps_of(settings, members)) == 2, "the group's apps run")
@@ -263,7 +360,7 @@ def app_group(settings: Settings, name: str, cidr: str, grace: int = 300) -> tup
 def test_a_restarted_sandbox_brings_the_groups_apps_back(fast):
     settings, env = fast
     client = make_target(settings).client
-    name, members = app_group(settings, "lasting", "10.12")
+    name, members = app_group(settings, "lasting", two_zones(client, "10.12"))
     before = apps_of(settings, members)
     control.flush(settings)
     control.down(settings)
@@ -278,7 +375,7 @@ def test_a_restarted_sandbox_brings_the_groups_apps_back(fast):
 def test_an_instance_whose_app_stays_down_past_the_grace_period_is_replaced(fast):
     settings, _ = fast
     client = make_target(settings).client
-    name, members = app_group(settings, "crashing", "10.13", grace=30)  # 0.3 s here
+    name, members = app_group(settings, "crashing", two_zones(client, "10.13"), grace=30)  # 0.3 s here
     sick, zone = next(iter(members.items()))
     os.kill(apps_of(settings, members)[sick]["pid"], signal.SIGKILL)
     now = until(lambda: sick not in in_service(client, name) and len(in_service(client, name)) == 2
@@ -287,4 +384,31 @@ def test_an_instance_whose_app_stays_down_past_the_grace_period_is_replaced(fast
     assert now[new] == zone
     cause = {a["Description"]: a["Cause"] for a in activities(client, name)}[f"Terminating EC2 instance: {sick}"]
     assert cause.endswith("in response to an EC2 instance status check failure.")
+    client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_with_elb_health_checks_an_instance_its_target_group_finds_unhealthy_is_replaced(fast):
+    settings, _ = fast
+    client = make_target(settings).client
+    ec2, elbv2 = client("ec2"), client("elbv2")
+    subnets = two_zones(client, "10.16")
+    vpc = ec2.describe_subnets(SubnetIds=subnets)["Subnets"][0]["VpcId"]
+    tg_arn = elbv2.create_target_group(Name="failing-path", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance",
+                                       HealthCheckPath="/no-such-page")["TargetGroups"][0]["TargetGroupArn"]
+    name, members = app_group(settings, "checked", subnets, grace=30,
+                              group={"HealthCheckType": "ELB", "TargetGroupARNs": [tg_arn]})
+
+    def states() -> set[str]:
+        health = elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+        return {t["TargetHealth"]["State"] for t in health if t["Target"]["Id"] in members}
+
+    deadline = time.monotonic() + 5  # 500 AWS seconds here: past any threshold of real health checks
+    while "unhealthy" not in states() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if "unhealthy" not in states():
+        client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        pytest.skip("this sandbox's target health is moto's answer, not health checks (the balancer's part)")
+    until(lambda: set(members) - set(in_service(client, name)), "an unhealthy instance is replaced")
+    causes = [a["Cause"] for a in activities(client, name) if a["Description"].startswith("Terminating")]
+    assert any(c.endswith("in response to an ELB system health check failure.") for c in causes), causes
     client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)

@@ -327,6 +327,19 @@ import uuid as _uuid  # noqa: E402
 GROUP_TAG = "aws:autoscaling:groupName"
 GONE_STATES = ("shutting-down", "terminated")
 _why = _threading.local()  # what a request asked for, while moto launches or terminates for it
+# A request's launches and terminations and the loop's are made one at a time, so the loop never
+# sees a group half-way through a request's replacement and launches a second one.
+_groups_lock = _threading.RLock()
+
+
+def _serialised(function):
+    def serialised(*args, **kwargs):
+        with _groups_lock:
+            return function(*args, **kwargs)
+
+    serialised.__name__ = function.__name__
+    serialised.__doc__ = function.__doc__
+    return serialised
 
 
 @dataclass(frozen=True)
@@ -458,9 +471,9 @@ MOST_ACTIVITIES = 200  # per group, the oldest go first
 
 
 def _record(group, description: str, cause: str, details: dict, status: str = "Successful",
-            message: str = "") -> dict:
+            message: str = "", activity_id: str = "") -> dict:
     now = datetime.datetime.now(datetime.timezone.utc)
-    activity = {"ActivityId": str(_uuid.uuid4()), "AutoScalingGroupName": group.name,
+    activity = {"ActivityId": activity_id or str(_uuid.uuid4()), "AutoScalingGroupName": group.name,
                 "AutoScalingGroupARN": group.arn, "Description": description, "Cause": cause,
                 "StartTime": now, "EndTime": now, "StatusCode": status, "Progress": 100,
                 "Details": _json.dumps(details, separators=(",", ":"))}
@@ -602,7 +615,6 @@ def install_scaling_hooks() -> None:
         for _ in range(int(count_needed)):
             launch_one(self, dict(propagated_tags))
 
-    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
     set_desired = FakeAutoScalingGroup.set_desired_capacity
 
     def set_desired_capacity(self, new_capacity):
@@ -628,7 +640,8 @@ def install_scaling_hooks() -> None:
                 f"and actual capacity, shrinking the capacity from {size} to {after}.  At {_now_text()} instance "
                 f"{i.id} was selected for termination."))
 
-    FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity
+    FakeAutoScalingGroup.set_desired_capacity = _serialised(set_desired_capacity)
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = _serialised(replace_autoscaling_group_instances)
     notify = AutoScalingBackend.notify_terminate_instances
 
     def notify_terminate_instances(self, instance_ids):
@@ -639,8 +652,9 @@ def install_scaling_hooks() -> None:
                 "indicating it has been terminated or stopped."))
         notify(self, instance_ids)
 
-    AutoScalingBackend.notify_terminate_instances = notify_terminate_instances
+    AutoScalingBackend.notify_terminate_instances = _serialised(notify_terminate_instances)
     _explain_requests(AutoScalingBackend)
+    _user_terminations(AutoScalingBackend)
     AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
 
 
@@ -679,6 +693,49 @@ def _explain_requests(backend_class) -> None:
     backend_class.set_desired_capacity = set_desired_capacity
 
 
+def _user_terminations(backend_class) -> None:
+    """TerminateInstanceInAutoScalingGroup and DetachInstances: deregistered from the target groups
+    and told in the activities, as on AWS (moto did neither)."""
+    terminate, detach = backend_class.terminate_instance, backend_class.detach_instances
+
+    def shrinking(group, was: int) -> str:
+        now = int(group.desired_capacity or 0)
+        return f", shrinking the capacity from {was} to {now}." if now < was else "."
+
+    def detach_instances(self, group_name, instance_ids, should_decrement):
+        group = self.autoscaling_groups.get(group_name)
+        terminating = getattr(_why, "terminating", False)
+        was = int(group.desired_capacity or 0) if group is not None else 0
+        leaving = [s for s in group.instance_states if s.instance.id in instance_ids] if group is not None else []
+        if leaving:
+            _deregister(group, [s.instance.id for s in leaving])
+        activities = detach(self, group_name, instance_ids, should_decrement)
+        if group is not None and not terminating:
+            for state, activity in zip(leaving, activities):
+                _record(group, f"Detaching EC2 instance: {state.instance.id}",
+                        f"At {_now_text()} instance {state.instance.id} was detached in response to a user request"
+                        f"{shrinking(group, was)}", _zone_details(state.instance), activity_id=activity.activity_id)
+        return activities
+
+    def terminate_instance(self, instance_id, should_decrement):
+        group = next((g for g in self.autoscaling_groups.values()
+                      if any(s.instance.id == instance_id for s in g.instance_states)), None)
+        was = int(group.desired_capacity or 0) if group is not None else 0
+        _why.terminating = True
+        try:
+            activity = terminate(self, instance_id, should_decrement)
+        finally:
+            _why.terminating = False
+        instance = group.autoscaling_backend.ec2_backend.get_instance(instance_id)
+        _record(group, f"Terminating EC2 instance: {instance_id}",
+                f"At {_now_text()} instance {instance_id} was taken out of service in response to a user request"
+                f"{shrinking(group, was)}", _zone_details(instance), activity_id=activity.activity_id)
+        return activity
+
+    backend_class.detach_instances = _serialised(detach_instances)
+    backend_class.terminate_instance = _serialised(terminate_instance)
+
+
 def describe_scaling_activities(self):
     """DescribeScalingActivities: the group's activities, newest first, in pages, as AWS answers."""
     from moto.core.responses import ActionResult
@@ -698,6 +755,7 @@ def describe_scaling_activities(self):
 
 # - what the scaling loop does between requests -
 
+@_serialised
 def retire(account: str, region: str, group_name: str, instance_id: str, cause: str) -> None:
     """Take an unhealthy member out of service: deregister, terminate (unless EC2 already has), forget."""
     group = _moto_group(account, region, group_name)
@@ -712,6 +770,7 @@ def retire(account: str, region: str, group_name: str, instance_id: str, cause: 
     group.instance_states = [s for s in group.instance_states if s is not state]
 
 
+@_serialised
 def register(account: str, region: str, group_name: str, instance_ids: list[str]) -> None:
     group = _moto_group(account, region, group_name)
     if group is not None:
@@ -719,6 +778,7 @@ def register(account: str, region: str, group_name: str, instance_ids: list[str]
         _register(group, [i for i in instance_ids if i in running])
 
 
+@_serialised
 def fill(account: str, region: str, group_name: str) -> tuple[int, int]:
     """Launch what the group lacks of its desired capacity: (launched, lacking)."""
     group = _moto_group(account, region, group_name)
@@ -728,6 +788,14 @@ def fill(account: str, region: str, group_name: str) -> tuple[int, int]:
     lacking = max(0, int(group.desired_capacity or 0) - len(live))
     launched = sum(1 for _ in range(lacking) if launch_one(group, group.get_propagated_tags()))
     return launched, lacking
+
+
+@_serialised
+def trim(account: str, region: str, group_name: str) -> None:
+    """Terminate what the group has beyond its desired capacity, as a scale-in would."""
+    group = _moto_group(account, region, group_name)
+    if group is not None and len(group.active_instances()) > int(group.desired_capacity or 0):
+        group.set_desired_capacity(group.desired_capacity)
 
 
 def target_health(account: str, region: str, tg_arn: str) -> list[tuple[str, int, str, str]]:

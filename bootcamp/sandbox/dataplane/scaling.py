@@ -17,7 +17,7 @@ does what AWS's Auto Scaling does between requests, one small idempotent step pe
   new one launched in the AZ that lost it, desired capacity unchanged;
 - capacity: fewer live members than desired (a launch that failed, an instance gone without
   moto telling the group) are launched, retrying a failed launch after RETRY_SECONDS, doubling
-  up to RETRY_MOST;
+  up to RETRY_MOST; more than desired are terminated as a scale-in would (from the fullest AZ);
 - registration: every running InService member is registered with the group's target groups.
 
 Grace periods and retries are AWS seconds on the data plane's Clock (BOOTCAMP_SANDBOX_SPEED).
@@ -142,13 +142,16 @@ class Scaling:
         name = (group.account, group.region, group.name)
         failed, at = self.failures.get(name, (0, 0.0))
         may_launch = "Launch" not in group.suspended and (not failed or self.clock.elapsed(at) >= retry_after(failed))
-        if not sick and not unregistered and not (short > 0 and may_launch):
+        surplus = short < 0 and not sick and "Terminate" not in group.suspended
+        if not sick and not unregistered and not (short > 0 and may_launch) and not surplus:
             return
         with self.changing(group.account):
             for instance_id, why in sick:
                 adapter.retire(group.account, group.region, group.name, instance_id, CAUSES[why])
             if unregistered:
                 adapter.register(group.account, group.region, group.name, unregistered)
+            if surplus:
+                adapter.trim(group.account, group.region, group.name)
             if may_launch:
                 launched, wanted = adapter.fill(group.account, group.region, group.name)
                 if launched < wanted:
