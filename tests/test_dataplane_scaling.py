@@ -22,7 +22,7 @@ from bootcamp.sandbox import control
 from bootcamp.sandbox.dataplane import scaling
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
-from test_lab4 import GROUP, TEMPLATE, encoded, originals, target_group_arn
+from test_lab4 import GROUP, encoded, originals, target_group_arn
 
 WAIT = 20.0  # seconds: every wait below is bounded by it
 PROFILE_ROLE = "EmployeeDirectoryAppRole"
@@ -285,7 +285,8 @@ def test_a_launch_configuration_gives_its_profile_and_metadata_options_too(targe
     iam.create_instance_profile(InstanceProfileName="ConfigProfile")
     scaling_ = client("autoscaling")
     scaling_.create_launch_configuration(
-        LaunchConfigurationName="config", ImageId=image(client), InstanceType="t3.micro", IamInstanceProfile="ConfigProfile",
+        LaunchConfigurationName="config", ImageId=image(client), InstanceType="t3.micro",
+        IamInstanceProfile="ConfigProfile",
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"})
     scaling_.create_auto_scaling_group(AutoScalingGroupName="configured", LaunchConfigurationName="config",
                                        MinSize=0, MaxSize=2, DesiredCapacity=2,

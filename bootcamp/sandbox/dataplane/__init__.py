@@ -54,7 +54,9 @@ Parts (one module each):
   register it with the group's target groups, take a scale-in from the AZ with most, and keep
   the scaling activities (DescribeScalingActivities). The loop replaces a member that is
   terminated or stopped, impaired, or (HealthCheckType ELB, after the grace period) unhealthy
-  in a target group, keeps the desired capacity and the registrations (see `scaling`).
+  in a target group, and keeps the desired capacity (see `scaling`). Other loops change a
+  group's desired capacity with `adapter.set_desired_capacity` (the cause in its activities)
+  and hear of launches and terminations with `adapter.watch_activities`.
 - balancer, health, metrics (next): the ALB's listeners through the edge, target health checks
   with AWS's states and reasons, target tracking from the apps' real CPU, and CloudWatch
   metrics (issue 16).

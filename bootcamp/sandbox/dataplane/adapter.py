@@ -321,7 +321,6 @@ def install_hooks() -> None:
 
 import json as _json  # noqa: E402  (this section's own needs, kept with it)
 import threading as _threading  # noqa: E402
-import time as _time  # noqa: E402
 import uuid as _uuid  # noqa: E402
 
 GROUP_TAG = "aws:autoscaling:groupName"
@@ -393,7 +392,8 @@ def groups() -> list[Group]:
                 found.append(Group(
                     account=account, region=region, name=g.name, desired=int(g.desired_capacity or 0),
                     health_check_type=g.health_check_type or "EC2", grace=int(g.health_check_grace_period or 0),
-                    target_groups=tuple(g.target_group_arns), members=tuple(_member(s) for s in list(g.instance_states)),
+                    target_groups=tuple(g.target_group_arns),
+                    members=tuple(_member(s) for s in list(g.instance_states)),
                     suspended=frozenset(p["ProcessName"] for p in g.suspended_processes)))
         except RuntimeError:  # changed under us: the next pass reads again
             continue
@@ -429,7 +429,8 @@ def launch_spec(group) -> dict:
         spec.update(
             security_group_names=list(data.get("SecurityGroups") or []),
             security_group_ids=list(data.get("SecurityGroupIds") or interface.get("Groups") or []),
-            profile=dict(data.get("IamInstanceProfile") or {}), metadata_options=dict(data.get("MetadataOptions") or {}),
+            profile=dict(data.get("IamInstanceProfile") or {}),
+            metadata_options=dict(data.get("MetadataOptions") or {}),
             associate_public_ip=_truthy(interface.get("AssociatePublicIpAddress")), version=version.number,
             launch_template={"LaunchTemplateId": group.ec2_launch_template.id, "Version": str(version.number)},
             key_name=data.get("KeyName"))
@@ -482,7 +483,23 @@ def _record(group, description: str, cause: str, details: dict, status: str = "S
     kept = _activities(group)
     kept.append(activity)
     del kept[:-MOST_ACTIVITIES]
+    for listener in list(_activity_listeners):
+        try:
+            listener(group.account_id, group.region, group.name, dict(activity))
+        except Exception as exc:  # a listener's trouble is not the launch's
+            print(f"dataplane: an activity listener failed: {exc!r}", flush=True)
     return activity
+
+
+_activity_listeners: list = []
+
+
+def watch_activities(listener) -> None:
+    """Call listener(account, region, group name, activity) for every activity from now on (a
+    launch: Description "Launching a new EC2 instance: i-...", StatusCode Successful or Failed; a
+    termination: "Terminating EC2 instance: i-..."), e.g. to send the group's notifications."""
+    if listener not in _activity_listeners:
+        _activity_listeners.append(listener)
 
 
 def _because(text_of):
@@ -523,8 +540,8 @@ def launch_one(group, propagated_tags: dict) -> str | None:
     from bootcamp.sandbox.dataplane import scaling
 
     ec2 = group.autoscaling_backend.ec2_backend
-    subnet_id, zone = scaling.next_subnet(_subnets_of(group),
-                                          [(s.instance.subnet_id, s.instance.placement.zone) for s in _live_states(group)])
+    taken = [(s.instance.subnet_id, s.instance.placement.zone) for s in _live_states(group)]
+    subnet_id, zone = scaling.next_subnet(_subnets_of(group), taken)
     spec = launch_spec(group)
     before = len(group.active_instances())
     request = _request_part(group)
@@ -553,14 +570,13 @@ def launch_one(group, propagated_tags: dict) -> str | None:
                 f"and actual capacity, increasing the capacity from {before} to {before + 1}.",
                 {"Subnet ID": subnet_id, "Availability Zone": zone} if subnet_id else {"Availability Zone": zone},
                 status="Failed", message=f"{reason}. Launching EC2 instance failed.")
-        group.__dict__["bootcamp_failed_at"] = _time.time()
         return None
     instance = reservation.instances[0]
     if profile is not None:
         ec2.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=profile.arn)
     instance.autoscaling_group = group
-    group.instance_states.append(InstanceState(instance, protected_from_scale_in=group.new_instances_protected_from_scale_in))
-    group.__dict__.pop("bootcamp_failed_at", None)
+    protected = group.new_instances_protected_from_scale_in
+    group.instance_states.append(InstanceState(instance, protected_from_scale_in=protected))
     _record(group, f"Launching a new EC2 instance: {instance.id}",
             f"{request}At {_now_text()} an instance was started in response to a difference between desired and "
             f"actual capacity, increasing the capacity from {before} to {before + 1}.", _zone_details(instance))
@@ -576,6 +592,8 @@ def _elbv2(group):
 
 def _register(group, instance_ids: list[str]) -> None:
     """Register these instances with the group's target groups that exist (on the group's port)."""
+    if "AddToLoadBalancer" in {p["ProcessName"] for p in group.suspended_processes}:
+        return
     elbv2 = _elbv2(group)
     for arn in list(group.target_group_arns):
         target_group = elbv2.target_groups.get(arn)
@@ -771,14 +789,6 @@ def retire(account: str, region: str, group_name: str, instance_id: str, cause: 
 
 
 @_serialised
-def register(account: str, region: str, group_name: str, instance_ids: list[str]) -> None:
-    group = _moto_group(account, region, group_name)
-    if group is not None:
-        running = {s.instance.id for s in group.instance_states if s.instance._state.name == "running"}
-        _register(group, [i for i in instance_ids if i in running])
-
-
-@_serialised
 def fill(account: str, region: str, group_name: str) -> tuple[int, int]:
     """Launch what the group lacks of its desired capacity: (launched, lacking)."""
     group = _moto_group(account, region, group_name)
@@ -788,6 +798,22 @@ def fill(account: str, region: str, group_name: str) -> tuple[int, int]:
     lacking = max(0, int(group.desired_capacity or 0) - len(live))
     launched = sum(1 for _ in range(lacking) if launch_one(group, group.get_propagated_tags()))
     return launched, lacking
+
+
+@_serialised
+def set_desired_capacity(account: str, region: str, group_name: str, desired: int, why: str) -> bool:
+    """Change a group's desired capacity from the data plane (target tracking, say), as
+    SetDesiredCapacity does: moto's hooks launch into the emptiest AZ or take from the fullest.
+    `why` begins the activities' Cause, e.g. "a monitor alarm TargetTracking-... in state ALARM
+    triggered policy cpu-at-30-percent changing the desired capacity from 2 to 3."
+    Whether the group exists."""
+    group = _moto_group(account, region, group_name)
+    if group is None:
+        return False
+    with _because(lambda g: why):
+        group.set_desired_capacity(int(desired))
+        group.autoscaling_backend.update_attached_elbs(group.name)
+    return True
 
 
 @_serialised

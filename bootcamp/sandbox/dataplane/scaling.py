@@ -17,11 +17,13 @@ does what AWS's Auto Scaling does between requests, one small idempotent step pe
   new one launched in the AZ that lost it, desired capacity unchanged;
 - capacity: fewer live members than desired (a launch that failed, an instance gone without
   moto telling the group) are launched, retrying a failed launch after RETRY_SECONDS, doubling
-  up to RETRY_MOST; more than desired are terminated as a scale-in would (from the fullest AZ);
-- registration: every running InService member is registered with the group's target groups.
+  up to RETRY_MOST; more than desired are terminated as a scale-in would (from the fullest AZ).
+
+A member is registered with the group's target groups when it is launched (the adapter's
+hook), as on AWS, and not again by this loop: a learner who deregisters one by hand keeps it so.
 
 Grace periods and retries are AWS seconds on the data plane's Clock (BOOTCAMP_SANDBOX_SPEED).
-Suspended processes (Launch, HealthCheck, ReplaceUnhealthy, AddToLoadBalancer) are honoured.
+Suspended processes (Launch, Terminate, HealthCheck, ReplaceUnhealthy) are honoured.
 """
 
 from __future__ import annotations
@@ -138,18 +140,15 @@ class Scaling:
             sick = []
         live = [m for m in group.members if m.state not in NOT_RUNNING and m.lifecycle == "InService"]
         short = group.desired - (len(live) - sum(1 for i, why in sick if why != "state"))
-        unregistered = self._unregistered(group, live) if "AddToLoadBalancer" not in group.suspended else []
         name = (group.account, group.region, group.name)
         failed, at = self.failures.get(name, (0, 0.0))
         may_launch = "Launch" not in group.suspended and (not failed or self.clock.elapsed(at) >= retry_after(failed))
         surplus = short < 0 and not sick and "Terminate" not in group.suspended
-        if not sick and not unregistered and not (short > 0 and may_launch) and not surplus:
+        if not sick and not (short > 0 and may_launch) and not surplus:
             return
         with self.changing(group.account):
             for instance_id, why in sick:
                 adapter.retire(group.account, group.region, group.name, instance_id, CAUSES[why])
-            if unregistered:
-                adapter.register(group.account, group.region, group.name, unregistered)
             if surplus:
                 adapter.trim(group.account, group.region, group.name)
             if may_launch:
@@ -173,12 +172,3 @@ class Scaling:
             for target_id, _port, state, _reason in adapter.target_health(group.account, group.region, arn):
                 states.setdefault(target_id, []).append(state)
         return states
-
-    @staticmethod
-    def _unregistered(group: adapter.Group, live: list[adapter.Member]) -> list[str]:
-        running = {m.id for m in live if m.state == "running"}
-        missing = set()
-        for arn in group.target_groups:
-            registered = {t for t, _port, _state, _reason in adapter.target_health(group.account, group.region, arn)}
-            missing |= running - registered
-        return sorted(missing)
