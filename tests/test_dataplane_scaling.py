@@ -221,8 +221,10 @@ def test_scale_out_balances_the_azs_and_scale_in_takes_from_the_az_with_most(tar
     first = in_service(client, name)
     assert sorted(first.values()) == sorted([f"{target.region}a", f"{target.region}a", f"{target.region}b"])
     assert_placed_where_ec2_says(client, first)
-    scaling = client("autoscaling")
-    scaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=2)
+    launches = [a["Cause"] for a in activities(client, name) if a["Description"].startswith("Launching")]
+    assert len(launches) == 3 and all(c.endswith("increasing the capacity from 0 to 3.") for c in launches), launches
+    scaling_ = client("autoscaling")
+    scaling_.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=2)
     kept = in_service(client, name)
     assert sorted(kept.values()) == [f"{target.region}a", f"{target.region}b"]
     [gone] = set(first) - set(kept)
@@ -231,7 +233,7 @@ def test_scale_out_balances_the_azs_and_scale_in_takes_from_the_az_with_most(tar
     cause = {a["Description"]: a["Cause"] for a in activities(client, name)}[f"Terminating EC2 instance: {gone}"]
     assert "a user request explicitly set group desired capacity changing the desired capacity from 3 to 2." in cause
     assert "shrinking the capacity from 3 to 2" in cause and f"instance {gone} was selected for termination" in cause
-    scaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=4)
+    scaling_.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=4)
     assert sorted(in_service(client, name).values()) == [f"{target.region}a"] * 2 + [f"{target.region}b"] * 2
 
 
@@ -363,10 +365,11 @@ def test_a_restarted_sandbox_brings_the_groups_apps_back(fast):
     client = make_target(settings).client
     name, members = app_group(settings, "lasting", two_zones(client, "10.12"))
     before = apps_of(settings, members)
+    told = activities(client, name)
     control.flush(settings)
     control.down(settings)
     control.up(settings, env=env)
-    assert in_service(client, name) == members
+    assert in_service(client, name) == members and activities(client, name) == told
     again = until(lambda: len(apps_of(settings, members)) == 2 and apps_of(settings, members),
                   "the apps run again after the restart")
     assert {i: a["pid"] for i, a in again.items()} != {i: a["pid"] for i, a in before.items()}

@@ -531,9 +531,10 @@ def _zone_details(instance) -> dict:
 
 # - launching one instance where AWS would -
 
-def launch_one(group, propagated_tags: dict) -> str | None:
+def launch_one(group, propagated_tags: dict, capacity: tuple[int, int] | None = None) -> str | None:
     """Launch one instance of the group into the AZ it has fewest in (the balance AWS keeps);
-    the new id, or None when the launch failed (a failed activity says why)."""
+    the new id, or None when the launch failed (a failed activity says why). `capacity`: the
+    batch's (from, to), which each of its activities names as AWS's do."""
     from moto.autoscaling.models import InstanceState
     from moto.ec2.utils import filter_iam_instance_profiles
 
@@ -544,6 +545,7 @@ def launch_one(group, propagated_tags: dict) -> str | None:
     subnet_id, zone = scaling.next_subnet(_subnets_of(group), taken)
     spec = launch_spec(group)
     before = len(group.active_instances())
+    start, end = capacity or (before, before + 1)
     request = _request_part(group)
     profile = None
     try:
@@ -567,7 +569,7 @@ def launch_one(group, propagated_tags: dict) -> str | None:
                       f"iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
         _record(group, f"Launching a new EC2 instance.  Status Reason: {reason}. Launching EC2 instance failed.",
                 f"{request}At {_now_text()} an instance was started in response to a difference between desired "
-                f"and actual capacity, increasing the capacity from {before} to {before + 1}.",
+                f"and actual capacity, increasing the capacity from {start} to {end}.",
                 {"Subnet ID": subnet_id, "Availability Zone": zone} if subnet_id else {"Availability Zone": zone},
                 status="Failed", message=f"{reason}. Launching EC2 instance failed.")
         return None
@@ -579,7 +581,7 @@ def launch_one(group, propagated_tags: dict) -> str | None:
     group.instance_states.append(InstanceState(instance, protected_from_scale_in=protected))
     _record(group, f"Launching a new EC2 instance: {instance.id}",
             f"{request}At {_now_text()} an instance was started in response to a difference between desired and "
-            f"actual capacity, increasing the capacity from {before} to {before + 1}.", _zone_details(instance))
+            f"actual capacity, increasing the capacity from {start} to {end}.", _zone_details(instance))
     _register(group, [instance.id])
     return instance.id
 
@@ -630,8 +632,9 @@ def install_scaling_hooks() -> None:
     from bootcamp.sandbox.dataplane import scaling
 
     def replace_autoscaling_group_instances(self, count_needed, propagated_tags):
+        start = len(self.active_instances())
         for _ in range(int(count_needed)):
-            launch_one(self, dict(propagated_tags))
+            launch_one(self, dict(propagated_tags), (start, start + int(count_needed)))
 
     set_desired = FakeAutoScalingGroup.set_desired_capacity
 
@@ -796,7 +799,8 @@ def fill(account: str, region: str, group_name: str) -> tuple[int, int]:
         return 0, 0
     live = [s for s in _live_states(group) if s.lifecycle_state == "InService"]
     lacking = max(0, int(group.desired_capacity or 0) - len(live))
-    launched = sum(1 for _ in range(lacking) if launch_one(group, group.get_propagated_tags()))
+    batch = (len(live), len(live) + lacking)
+    launched = sum(1 for _ in range(lacking) if launch_one(group, group.get_propagated_tags(), batch))
     return launched, lacking
 
 
