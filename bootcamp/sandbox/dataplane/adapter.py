@@ -366,6 +366,7 @@ class Group:
     target_groups: tuple[str, ...]
     suspended: frozenset[str]
     members: tuple[Member, ...]
+    launch_failed: bool = False  # whether its latest launch failed (in a request, say)
 
 
 def _as_backends():
@@ -393,11 +394,16 @@ def groups() -> list[Group]:
                     account=account, region=region, name=g.name, desired=int(g.desired_capacity or 0),
                     health_check_type=g.health_check_type or "EC2", grace=int(g.health_check_grace_period or 0),
                     target_groups=tuple(g.target_group_arns),
-                    members=tuple(_member(s) for s in list(g.instance_states)),
+                    members=tuple(_member(s) for s in list(g.instance_states)), launch_failed=_launch_failed(g),
                     suspended=frozenset(p["ProcessName"] for p in g.suspended_processes)))
         except RuntimeError:  # changed under us: the next pass reads again
             continue
     return found
+
+
+def _launch_failed(group) -> bool:
+    launches = [a for a in list(group.__dict__.get("bootcamp_activities", [])) if a["Description"].startswith("Launching a new EC2 instance")]
+    return bool(launches) and launches[-1]["StatusCode"] == "Failed"
 
 
 def _moto_group(account: str, region: str, name: str):

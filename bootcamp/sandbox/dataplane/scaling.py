@@ -141,6 +141,8 @@ class Scaling:
         live = [m for m in group.members if m.state not in NOT_RUNNING and m.lifecycle == "InService"]
         short = group.desired - (len(live) - sum(1 for i, why in sick if why != "state"))
         name = (group.account, group.region, group.name)
+        if group.launch_failed and name not in self.failures:  # it failed in a request: wait before the next
+            self.failures[name] = (1, now)
         failed, at = self.failures.get(name, (0, 0.0))
         may_launch = "Launch" not in group.suspended and (not failed or self.clock.elapsed(at) >= retry_after(failed))
         surplus = short < 0 and not sick and "Terminate" not in group.suspended
