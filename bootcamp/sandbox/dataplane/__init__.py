@@ -48,9 +48,18 @@ Parts (one module each):
   BOOTCAMP_SANDBOX_DROP_SECONDS (default 2 s) and the connection closed without an answer;
   where AWS would refuse (everything lets the packet through, but nothing listens on the
   port) it is closed at once.
-- balancer, health, scaling, metrics (next): the ALB's listeners through the edge, target
-  health checks with AWS's states and reasons, Auto Scaling placement, replacement and target
-  tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
+- scaling: Auto Scaling as AWS runs it. The adapter's hooks launch each group instance into
+  the AZ the group has fewest in (moto put all in the first subnet), with the launch template
+  version's (or launch configuration's) instance profile, metadata options and user data,
+  register it with the group's target groups, take a scale-in from the AZ with most, and keep
+  the scaling activities (DescribeScalingActivities). The loop replaces a member that is
+  terminated or stopped, impaired, or (HealthCheckType ELB, after the grace period) unhealthy
+  in a target group, and keeps the desired capacity (see `scaling`). Other loops change a
+  group's desired capacity with `adapter.set_desired_capacity` (the cause in its activities)
+  and hear of launches and terminations with `adapter.watch_activities`.
+- balancer, health, metrics (next): the ALB's listeners through the edge, target health checks
+  with AWS's states and reasons, target tracking from the apps' real CPU, and CloudWatch
+  metrics (issue 16).
 
 server.py stays the request front: it hands requests for `*.localhost` hosts,
 `/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
@@ -61,6 +70,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -71,16 +81,20 @@ STATUS_PATH = "/_bootcamp/dataplane"
 class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
-    def __init__(self, home: Path, endpoint: str):
-        from bootcamp.sandbox.dataplane import adapter, edge, instances, metadata
+    def __init__(self, home: Path, endpoint: str, store=None):
+        from bootcamp.sandbox.dataplane import adapter, clock, edge, instances, metadata, scaling
 
         adapter.install_hooks()
+        adapter.install_scaling_hooks()
         self.home = Path(home)
         self.endpoint = endpoint
+        self.store = store  # bootcamp.sandbox.store.Store: what the loops change is kept as a request's is
+        self.clock = clock.Clock()
         self.metadata = metadata.MetadataService()
         self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
         self.edge = edge.Edge(self.instances)
         adapter.observe(self.instances)
+        self.scaling = scaling.Scaling(self.clock, self.instances, self.changing)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -96,10 +110,22 @@ class DataPlane:
                 self.reconcile()
 
     def reconcile(self) -> None:
-        try:
-            self.instances.reconcile()
-        except Exception as exc:  # one bad pass must not end the loop; the next one retries
-            print(f"dataplane: pass failed: {exc!r}", flush=True)
+        for part in (self.instances, self.scaling):
+            try:
+                part.reconcile()
+            except Exception as exc:  # one bad pass must not end the loop, nor stop the other parts
+                print(f"dataplane: {type(part).__name__.lower()} pass failed: {exc!r}", flush=True)
+
+    @contextmanager
+    def changing(self, account: str):
+        """A loop's change to an account's moto state: under the account's lock, as a request's,
+        and marked for the store (Auto Scaling, EC2 and ELB are its one "compute" unit)."""
+        if self.store is None or self.store.folder is None:
+            yield
+            return
+        with self.store.account_lock(account):
+            yield
+        self.store.mark({(account, "compute")})
 
     def stop(self) -> None:
         """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""
