@@ -72,15 +72,20 @@ class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
     def __init__(self, home: Path, endpoint: str):
-        from bootcamp.sandbox.dataplane import adapter, edge, instances, metadata
+        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata
 
         adapter.install_hooks()
+        adapter.install_balancer_hooks()
         self.home = Path(home)
         self.endpoint = endpoint
+        self.clock = clock.Clock()
         self.metadata = metadata.MetadataService()
         self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
-        self.edge = edge.Edge(self.instances)
+        self.health = health.Health(self.instances, self.clock)
+        self.edge = edge.Edge(self.instances, self.health)
+        self.balancer = self.edge.balancer
         adapter.observe(self.instances)
+        adapter.observe_health(self.health)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -96,15 +101,17 @@ class DataPlane:
                 self.reconcile()
 
     def reconcile(self) -> None:
-        try:
-            self.instances.reconcile()
-        except Exception as exc:  # one bad pass must not end the loop; the next one retries
-            print(f"dataplane: pass failed: {exc!r}", flush=True)
+        for name, part in (("instances", self.instances), ("health", self.health)):
+            try:
+                part.reconcile()
+            except Exception as exc:  # one bad pass must not end the loop (nor the other parts); the next retries
+                print(f"dataplane: {name} pass failed: {exc!r}", flush=True)
 
     def stop(self) -> None:
         """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""
         self._stop.set()
         self.instances.wake.set()
+        self.health.stop()
         self.instances.stop_all()
 
     def handles(self, environ) -> bool:
