@@ -48,9 +48,16 @@ Parts (one module each):
   BOOTCAMP_SANDBOX_DROP_SECONDS (default 2 s) and the connection closed without an answer;
   where AWS would refuse (everything lets the packet through, but nothing listens on the
   port) it is closed at once.
-- balancer, health, scaling, metrics (next): the ALB's listeners through the edge, target
-  health checks with AWS's states and reasons, Auto Scaling placement, replacement and target
-  tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
+- scaling: Auto Scaling as AWS runs it. The adapter's hooks launch each group instance into
+  the AZ the group has fewest in (moto put all in the first subnet), with the launch template
+  version's (or launch configuration's) instance profile, metadata options and user data,
+  register it with the group's target groups, take a scale-in from the AZ with most, and keep
+  the scaling activities (DescribeScalingActivities). The loop replaces a member that is
+  terminated or stopped, impaired, or (HealthCheckType ELB, after the grace period) unhealthy
+  in a target group, keeps the desired capacity and the registrations (see `scaling`).
+- balancer, health, metrics (next): the ALB's listeners through the edge, target health checks
+  with AWS's states and reasons, target tracking from the apps' real CPU, and CloudWatch
+  metrics (issue 16).
 
 server.py stays the request front: it hands requests for `*.localhost` hosts,
 `/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
@@ -61,6 +68,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -71,13 +79,15 @@ STATUS_PATH = "/_bootcamp/dataplane"
 class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
-    def __init__(self, home: Path, endpoint: str):
-        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata
+    def __init__(self, home: Path, endpoint: str, store=None):
+        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata, scaling
 
         adapter.install_hooks()
         adapter.install_balancer_hooks()
+        adapter.install_scaling_hooks()
         self.home = Path(home)
         self.endpoint = endpoint
+        self.store = store  # bootcamp.sandbox.store.Store: what the loops change is kept as a request's is
         self.clock = clock.Clock()
         self.metadata = metadata.MetadataService()
         self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
@@ -86,6 +96,7 @@ class DataPlane:
         self.balancer = self.edge.balancer
         adapter.observe(self.instances)
         adapter.observe_health(self.health)
+        self.scaling = scaling.Scaling(self.clock, self.instances, self.changing)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,11 +112,22 @@ class DataPlane:
                 self.reconcile()
 
     def reconcile(self) -> None:
-        for name, part in (("instances", self.instances), ("health", self.health)):
+        for part in (self.instances, self.health, self.scaling):
             try:
                 part.reconcile()
-            except Exception as exc:  # one bad pass must not end the loop (nor the other parts); the next retries
-                print(f"dataplane: {name} pass failed: {exc!r}", flush=True)
+            except Exception as exc:  # one bad pass must not end the loop, nor stop the other parts
+                print(f"dataplane: {type(part).__name__.lower()} pass failed: {exc!r}", flush=True)
+
+    @contextmanager
+    def changing(self, account: str):
+        """A loop's change to an account's moto state: under the account's lock, as a request's,
+        and marked for the store (Auto Scaling, EC2 and ELB are its one "compute" unit)."""
+        if self.store is None or self.store.folder is None:
+            yield
+            return
+        with self.store.account_lock(account):
+            yield
+        self.store.mark({(account, "compute")})
 
     def stop(self) -> None:
         """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""

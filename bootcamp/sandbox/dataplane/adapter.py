@@ -686,3 +686,422 @@ def install_balancer_hooks() -> None:
                         if h.status == "draining"]
 
     ELBv2Backend.describe_target_health = describe_target_health
+
+
+# --- scaling ---------------------------------------------------------------------------------
+# Auto Scaling as AWS runs it. moto launches a group's instances all in its first subnet, from
+# the template's default version without its instance profile and metadata options, and tells
+# nobody what it did; the hooks below launch each instance into the AZ the group has fewest in,
+# with everything the group's launch template version (or launch configuration) says, take a
+# scale-in from the AZ it has most in, and keep AWS's scaling activities. The scaling loop
+# (scaling.py) reads groups through `groups()` and acts through the functions after it.
+
+import json as _json  # noqa: E402  (this section's own needs, kept with it)
+import threading as _threading  # noqa: E402
+import time as _time  # noqa: E402
+import uuid as _uuid  # noqa: E402
+
+GROUP_TAG = "aws:autoscaling:groupName"
+GONE_STATES = ("shutting-down", "terminated")
+_why = _threading.local()  # what a request asked for, while moto launches or terminates for it
+
+
+@dataclass(frozen=True)
+class Member:
+    """One instance of an Auto Scaling group, as the group and EC2 see it."""
+
+    id: str
+    az: str
+    subnet_id: str
+    lifecycle: str  # InService, Standby, ...
+    health: str  # the group's view: Healthy or Unhealthy
+    state: str  # EC2's: pending, running, stopped, terminated, ...
+    protected: bool  # from scale-in
+    launched: float  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class Group:
+    account: str
+    region: str
+    name: str
+    desired: int
+    health_check_type: str  # EC2 or ELB
+    grace: int  # HealthCheckGracePeriod, AWS seconds
+    target_groups: tuple[str, ...]
+    suspended: frozenset[str]
+    members: tuple[Member, ...]
+
+
+def _as_backends():
+    from moto.autoscaling.models import autoscaling_backends
+
+    for account, regions in list(autoscaling_backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+def _member(state) -> Member:
+    i = state.instance
+    return Member(id=i.id, az=i.placement.zone or "", subnet_id=i.subnet_id or "", lifecycle=state.lifecycle_state,
+                  health=state.health_status, state=i._state.name, protected=bool(state.protected_from_scale_in),
+                  launched=i.launch_time.timestamp() if hasattr(i.launch_time, "timestamp") else 0.0)
+
+
+def groups() -> list[Group]:
+    """Every Auto Scaling group of every account and region, with its members."""
+    found = []
+    for account, region, backend in _as_backends():
+        try:
+            for g in list(backend.autoscaling_groups.values()):
+                found.append(Group(
+                    account=account, region=region, name=g.name, desired=int(g.desired_capacity or 0),
+                    health_check_type=g.health_check_type or "EC2", grace=int(g.health_check_grace_period or 0),
+                    target_groups=tuple(g.target_group_arns), members=tuple(_member(s) for s in list(g.instance_states)),
+                    suspended=frozenset(p["ProcessName"] for p in g.suspended_processes)))
+        except RuntimeError:  # changed under us: the next pass reads again
+            continue
+    return found
+
+
+def _moto_group(account: str, region: str, name: str):
+    from moto.autoscaling.models import autoscaling_backends
+
+    if account not in autoscaling_backends or region not in autoscaling_backends[account]:
+        return None
+    return autoscaling_backends[account][region].autoscaling_groups.get(name)
+
+
+# - what a launch is made of -
+
+def _truthy(value) -> bool | None:
+    return None if value is None else str(value).lower() == "true"
+
+
+def launch_spec(group) -> dict:
+    """RunInstances' arguments for one instance of this group: its launch template version (or
+    launch configuration) in full, where moto passed only the AMI, type, user data and names of
+    security groups."""
+    spec = {"image_id": group.image_id, "user_data": group.user_data, "instance_type": group.instance_type,
+            "security_group_names": [], "security_group_ids": [], "profile": {}, "metadata_options": {},
+            "associate_public_ip": None, "launch_template": None, "launch_config": group.launch_config,
+            "version": None, "key_name": None}
+    if group.ec2_launch_template is not None:
+        version = group.ec2_launch_template.get_version(group.launch_template_version)
+        data = version.data
+        interface = next((n for n in data.get("NetworkInterfaces") or [] if int(n.get("DeviceIndex", 0)) == 0), {})
+        spec.update(
+            security_group_names=list(data.get("SecurityGroups") or []),
+            security_group_ids=list(data.get("SecurityGroupIds") or interface.get("Groups") or []),
+            profile=dict(data.get("IamInstanceProfile") or {}), metadata_options=dict(data.get("MetadataOptions") or {}),
+            associate_public_ip=_truthy(interface.get("AssociatePublicIpAddress")), version=version.number,
+            launch_template={"LaunchTemplateId": group.ec2_launch_template.id, "Version": str(version.number)},
+            key_name=data.get("KeyName"))
+    elif group.launch_config is not None:
+        config = group.launch_config
+        profile = config.iam_instance_profile or ""
+        spec.update(security_group_names=list(config.security_groups or []),
+                    profile={"Arn": profile} if profile.startswith("arn:") else ({"Name": profile} if profile else {}),
+                    metadata_options=dict(config.metadata_options or {}) if isinstance(config.metadata_options, dict)
+                    else {}, associate_public_ip=_truthy(config.associate_public_ip_address), key_name=config.key_name)
+    return spec
+
+
+def _subnets_of(group) -> list[tuple[str | None, str]]:
+    """(subnet id, AZ) where the group may launch, in the order the group names them."""
+    if group.vpc_zone_identifier:
+        ec2 = group.autoscaling_backend.ec2_backend
+        ids = [s.strip() for s in group.vpc_zone_identifier.split(",") if s.strip()]
+        return [(s.id, s.availability_zone) for s in ec2.describe_subnets(subnet_ids=ids)]
+    return [(None, zone) for zone in group.availability_zones]
+
+
+def _live_states(group) -> list:
+    return [s for s in list(group.instance_states) if s.instance._state.name not in GONE_STATES]
+
+
+def _now_text() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# - activities (DescribeScalingActivities) -
+
+def _activities(group) -> list[dict]:
+    """The group's scaling activities, newest last; kept on moto's group so the store keeps them."""
+    return group.__dict__.setdefault("bootcamp_activities", [])
+
+
+MOST_ACTIVITIES = 200  # per group, the oldest go first
+
+
+def _record(group, description: str, cause: str, details: dict, status: str = "Successful",
+            message: str = "") -> dict:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    activity = {"ActivityId": str(_uuid.uuid4()), "AutoScalingGroupName": group.name,
+                "AutoScalingGroupARN": group.arn, "Description": description, "Cause": cause,
+                "StartTime": now, "EndTime": now, "StatusCode": status, "Progress": 100,
+                "Details": _json.dumps(details, separators=(",", ":"))}
+    if message:
+        activity["StatusMessage"] = message
+    kept = _activities(group)
+    kept.append(activity)
+    del kept[:-MOST_ACTIVITIES]
+    return activity
+
+
+def _because(text_of):
+    """Within the block, a launch or termination moto makes is explained by `text_of(group)`
+    (what the request asked for, as AWS's Cause begins), then by what it did."""
+
+    class Because:
+        def __enter__(self):
+            self.before = getattr(_why, "text_of", None)
+            _why.text_of = text_of
+
+        def __exit__(self, *exc):
+            _why.text_of = self.before
+
+    return Because()
+
+
+def _request_part(group) -> str:
+    text_of = getattr(_why, "text_of", None)
+    text = text_of(group) if text_of else ""
+    return f"At {_now_text()} {text}  " if text else ""
+
+
+def _zone_details(instance) -> dict:
+    details = {"Subnet ID": instance.subnet_id} if instance.subnet_id else {}
+    details["Availability Zone"] = instance.placement.zone
+    return details
+
+
+# - launching one instance where AWS would -
+
+def launch_one(group, propagated_tags: dict) -> str | None:
+    """Launch one instance of the group into the AZ it has fewest in (the balance AWS keeps);
+    the new id, or None when the launch failed (a failed activity says why)."""
+    from moto.autoscaling.models import InstanceState
+    from moto.ec2.utils import filter_iam_instance_profiles
+
+    from bootcamp.sandbox.dataplane import scaling
+
+    ec2 = group.autoscaling_backend.ec2_backend
+    subnet_id, zone = scaling.next_subnet(_subnets_of(group),
+                                          [(s.instance.subnet_id, s.instance.placement.zone) for s in _live_states(group)])
+    spec = launch_spec(group)
+    before = len(group.active_instances())
+    request = _request_part(group)
+    profile = None
+    try:
+        if spec["profile"]:
+            profile = filter_iam_instance_profiles(ec2.account_id, ec2.partition, spec["profile"].get("Arn"),
+                                                   spec["profile"].get("Name"))
+            if profile is None:
+                raise ValueError("the instance profile's name and ARN name two profiles")
+        tags = {**propagated_tags, GROUP_TAG: group.name, **group.instance_tags}
+        reservation = ec2.run_instances(
+            spec["image_id"], 1, spec["user_data"], spec["security_group_names"],
+            instance_type=spec["instance_type"], tags={"instance": tags}, placement=zone, region_name=ec2.region_name,
+            launch_config=spec["launch_config"], launch_template=spec["launch_template"],
+            is_instance_type_default=False, associate_public_ip=spec["associate_public_ip"], subnet_id=subnet_id,
+            security_group_ids=spec["security_group_ids"], metadata_options=spec["metadata_options"],
+            key_name=spec["key_name"])
+    except Exception as exc:  # AWS's launch fails asynchronously: an activity says why, the loop tries again
+        reason = getattr(exc, "message", None) or str(exc)
+        if spec["profile"] and profile is None:
+            reason = (f"Value ({spec['profile'].get('Name') or spec['profile'].get('Arn')}) for parameter "
+                      f"iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
+        _record(group, f"Launching a new EC2 instance.  Status Reason: {reason}. Launching EC2 instance failed.",
+                f"{request}At {_now_text()} an instance was started in response to a difference between desired "
+                f"and actual capacity, increasing the capacity from {before} to {before + 1}.",
+                {"Subnet ID": subnet_id, "Availability Zone": zone} if subnet_id else {"Availability Zone": zone},
+                status="Failed", message=f"{reason}. Launching EC2 instance failed.")
+        group.__dict__["bootcamp_failed_at"] = _time.time()
+        return None
+    instance = reservation.instances[0]
+    if profile is not None:
+        ec2.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=profile.arn)
+    instance.autoscaling_group = group
+    group.instance_states.append(InstanceState(instance, protected_from_scale_in=group.new_instances_protected_from_scale_in))
+    group.__dict__.pop("bootcamp_failed_at", None)
+    _record(group, f"Launching a new EC2 instance: {instance.id}",
+            f"{request}At {_now_text()} an instance was started in response to a difference between desired and "
+            f"actual capacity, increasing the capacity from {before} to {before + 1}.", _zone_details(instance))
+    _register(group, [instance.id])
+    return instance.id
+
+
+def _elbv2(group):
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[group.account_id][group.region]
+
+
+def _register(group, instance_ids: list[str]) -> None:
+    """Register these instances with the group's target groups that exist (on the group's port)."""
+    elbv2 = _elbv2(group)
+    for arn in list(group.target_group_arns):
+        target_group = elbv2.target_groups.get(arn)
+        if target_group is not None and instance_ids:
+            target_group.register([{"Id": i, "Port": target_group.port} for i in instance_ids])
+
+
+def _deregister(group, instance_ids: list[str]) -> None:
+    """Take these instances out of the group's target groups, as a terminated target goes (draining)."""
+    elbv2 = _elbv2(group)
+    for arn in list(group.target_group_arns):
+        target_group = elbv2.target_groups.get(arn)
+        if target_group is not None:
+            target_group.deregister_terminated_instances(instance_ids)
+
+
+def _terminated(group, states: list, cause_of) -> None:
+    """Record the termination of these members (cause_of(instance) -> the Cause's own part)."""
+    request = _request_part(group)
+    for state in states:
+        instance = state.instance
+        _record(group, f"Terminating EC2 instance: {instance.id}", f"{request}{cause_of(instance)}",
+                _zone_details(instance))
+
+
+def install_scaling_hooks() -> None:
+    """Placement over the AZs, the whole launch template, scale-in from the fullest AZ, activities."""
+    from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    if getattr(FakeAutoScalingGroup, "_bootcamp_scaling", False):
+        return
+    FakeAutoScalingGroup._bootcamp_scaling = True
+    from bootcamp.sandbox.dataplane import scaling
+
+    def replace_autoscaling_group_instances(self, count_needed, propagated_tags):
+        for _ in range(int(count_needed)):
+            launch_one(self, dict(propagated_tags))
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+    set_desired = FakeAutoScalingGroup.set_desired_capacity
+
+    def set_desired_capacity(self, new_capacity):
+        target = (self.min_size if new_capacity is None else new_capacity) or 0
+        active = [s for s in self.active_instances() if not s.protected_from_scale_in]
+        surplus = len(self.active_instances()) - int(target)
+        before = {id(s): s for s in self.instance_states}
+        if surplus > 0 and active and not getattr(self, "mixed_instances_policy", None):
+            current = launch_spec(self)["version"]
+            order = scaling.scale_in_order([(s.instance.id, s.instance.placement.zone, _member(s).launched,
+                                             _launched_version(s.instance) == current) for s in active])
+            victims = [next(s for s in active if s.instance.id == i) for i in order[:surplus]]
+            self.instance_states = victims + [s for s in self.instance_states if s not in victims]
+        size = len(self.active_instances())
+        set_desired(self, new_capacity)
+        kept = {id(s) for s in self.instance_states}
+        gone = [s for k, s in before.items() if k not in kept]
+        if gone:
+            _deregister(self, [s.instance.id for s in gone])
+            after = len(self.active_instances())
+            _terminated(self, gone, lambda i: (
+                f"At {_now_text()} an instance was taken out of service in response to a difference between desired "
+                f"and actual capacity, shrinking the capacity from {size} to {after}.  At {_now_text()} instance "
+                f"{i.id} was selected for termination."))
+
+    FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity
+    notify = AutoScalingBackend.notify_terminate_instances
+
+    def notify_terminate_instances(self, instance_ids):
+        for group in list(self.autoscaling_groups.values()):
+            hit = [s for s in group.instance_states if s.instance.id in instance_ids]
+            _terminated(group, hit, lambda i: (
+                f"At {_now_text()} an instance was taken out of service in response to an EC2 health check "
+                "indicating it has been terminated or stopped."))
+        notify(self, instance_ids)
+
+    AutoScalingBackend.notify_terminate_instances = notify_terminate_instances
+    _explain_requests(AutoScalingBackend)
+    AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
+
+
+def _launched_version(instance) -> int | None:
+    value = dict.get(instance.ec2_backend.tags, instance.id, {}).get("aws:ec2launchtemplate:version")
+    return int(value) if value and str(value).isdigit() else None
+
+
+def _explain_requests(backend_class) -> None:
+    """What a user request did to the desired capacity, as AWS's Cause begins with it."""
+    create, update = backend_class.create_auto_scaling_group, backend_class.update_auto_scaling_group
+    set_desired = backend_class.set_desired_capacity
+
+    def create_auto_scaling_group(self, name, *args, **kwargs):
+        with _because(lambda g: f"a user request created an AutoScalingGroup changing the desired capacity "
+                                f"from 0 to {g.desired_capacity or 0}."):
+            return create(self, name, *args, **kwargs)
+
+    def update_auto_scaling_group(self, name, *args, **kwargs):
+        group = self.autoscaling_groups.get(name)
+        was = group.desired_capacity if group is not None else 0
+        with _because(lambda g: f"a user request update of AutoScalingGroup constraints to min: {g.min_size}, "
+                                f"max: {g.max_size}, desired: {g.desired_capacity} changing the desired capacity "
+                                f"from {was} to {g.desired_capacity}."):
+            return update(self, name, *args, **kwargs)
+
+    def set_desired_capacity(self, group_name, desired_capacity):
+        group = self.autoscaling_groups.get(group_name)
+        was = group.desired_capacity if group is not None else 0
+        with _because(lambda g: "a user request explicitly set group desired capacity changing the desired "
+                                f"capacity from {was} to {g.desired_capacity}."):
+            return set_desired(self, group_name, desired_capacity)
+
+    backend_class.create_auto_scaling_group = create_auto_scaling_group
+    backend_class.update_auto_scaling_group = update_auto_scaling_group
+    backend_class.set_desired_capacity = set_desired_capacity
+
+
+def describe_scaling_activities(self):
+    """DescribeScalingActivities: the group's activities, newest first, in pages, as AWS answers."""
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("AutoScalingGroupName")
+    wanted = set(self._get_param("ActivityIds", []) or [])
+    groups_ = [g for g in self.autoscaling_backend.autoscaling_groups.values() if not name or g.name == name]
+    rows = sorted((a for g in groups_ for a in _activities(g) if not wanted or a["ActivityId"] in wanted),
+                  key=lambda a: a["StartTime"], reverse=True)
+    token = self._get_param("NextToken")
+    start = int(token) if token and str(token).isdigit() else 0
+    size = min(max(self._get_int_param("MaxRecords") or 100, 1), 100)
+    page = rows[start:start + size]
+    more = start + size < len(rows)
+    return ActionResult({"Activities": page, "NextToken": str(start + size) if more else None})
+
+
+# - what the scaling loop does between requests -
+
+def retire(account: str, region: str, group_name: str, instance_id: str, cause: str) -> None:
+    """Take an unhealthy member out of service: deregister, terminate (unless EC2 already has), forget."""
+    group = _moto_group(account, region, group_name)
+    state = next((s for s in list(group.instance_states) if s.instance.id == instance_id), None) if group else None
+    if state is None:
+        return
+    state.health_status = "Unhealthy"
+    _deregister(group, [instance_id])
+    _terminated(group, [state], lambda i: f"At {_now_text()} {cause}")
+    if state.instance._state.name not in GONE_STATES:
+        group.autoscaling_backend.ec2_backend.terminate_instances([instance_id])
+    group.instance_states = [s for s in group.instance_states if s is not state]
+
+
+def register(account: str, region: str, group_name: str, instance_ids: list[str]) -> None:
+    group = _moto_group(account, region, group_name)
+    if group is not None:
+        running = {s.instance.id for s in group.instance_states if s.instance._state.name == "running"}
+        _register(group, [i for i in instance_ids if i in running])
+
+
+def fill(account: str, region: str, group_name: str) -> tuple[int, int]:
+    """Launch what the group lacks of its desired capacity: (launched, lacking)."""
+    group = _moto_group(account, region, group_name)
+    if group is None:
+        return 0, 0
+    live = [s for s in _live_states(group) if s.lifecycle_state == "InService"]
+    lacking = max(0, int(group.desired_capacity or 0) - len(live))
+    launched = sum(1 for _ in range(lacking) if launch_one(group, group.get_propagated_tags()))
+    return launched, lacking
