@@ -196,6 +196,11 @@ class Target:
         default the target's); None where no instance really runs (LocalStack)."""
         return None
 
+    def balancer_url(self, dns_name: str) -> str | None:
+        """The URL this machine reaches a load balancer's listener on port 80 at by its DNSName;
+        None where no load balancer really answers (LocalStack)."""
+        return None
+
     def client(self, service: str, readonly_guard: bool = False):
         """A client with standard retries; with readonly_guard it refuses every write."""
         key = (service, readonly_guard)
@@ -273,6 +278,10 @@ class EmbeddedTarget(Target):
         from bootcamp.sandbox.dataplane.names import public_dns_name
 
         return f"http://{public_dns_name(public_ip, region or self.region)}:{self.settings.sandbox_port}"
+
+    def balancer_url(self, dns_name: str) -> str:
+        """Through the sandbox's edge too: its DNSName is under .elb.localhost, on the sandbox's port."""
+        return f"http://{dns_name}:{self.settings.sandbox_port}"
 
     @cached_property
     def account_id(self) -> str:
@@ -369,6 +378,9 @@ class AwsTarget(Target):
 
     def public_url(self, public_ip: str, region: str | None = None) -> str:
         return f"http://{public_ip}"
+
+    def balancer_url(self, dns_name: str) -> str:
+        return f"http://{dns_name}"
 
     @property
     def region(self) -> str:
