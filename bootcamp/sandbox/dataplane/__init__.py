@@ -55,9 +55,18 @@ Parts (one module each):
   the scaling activities (DescribeScalingActivities). The loop replaces a member that is
   terminated or stopped, impaired, or (HealthCheckType ELB, after the grace period) unhealthy
   in a target group, keeps the desired capacity and the registrations (see `scaling`).
-- balancer, health, metrics (next): the ALB's listeners through the edge, target health checks
-  with AWS's states and reasons, target tracking from the apps' real CPU, and CloudWatch
-  metrics (issue 16).
+- balancer: a load balancer's DNSName is `<name>-<digits>.<region>.elb.localhost`; the edge
+  judges the way from this machine to it as for an instance (internet-facing, gateway, routes,
+  ACLs, its own security groups; reach.py holds the hops) and balancer.py answers as an ALB:
+  no listener on the port refused, the listener's rules and default action, round robin over
+  the healthy targets (fail open when all are unhealthy), 503 when none is routable, and to a
+  target only where its security groups allow the load balancer's. `Edge.request(host, ...,
+  caller=...)` is the one entry (lab 5's CloudFront may call it in-process).
+- health: every target of a target group a listener uses is checked over HTTP with the group's
+  protocol, port, path, timeout, interval, thresholds and matcher on the shared Clock, and
+  DescribeTargetHealth (a hook) answers AWS's states and reasons, draining for the
+  deregistration delay; `adapter.target_health(account, region, arn)` gives other loops the same.
+- metrics (next): target tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
 
 server.py stays the request front: it hands requests for `*.localhost` hosts,
 `/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
