@@ -24,7 +24,9 @@ _accounts = itertools.count(1)
 # Each pytest-xdist worker picks ports from a block of its own (below the kernel's ephemeral
 # range), so workers never race for one; see control.free_port.
 _worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-os.environ[control.PORT_RANGE_VARIABLE] = f"{20000 + 1000 * (_worker % 12)}-{20999 + 1000 * (_worker % 12)}"
+# BOOTCAMP_TEST_PORT_BASE moves the blocks (default 20000), for test runs of several worktrees on one machine.
+_base = int(os.environ.get("BOOTCAMP_TEST_PORT_BASE", "20000"))
+os.environ[control.PORT_RANGE_VARIABLE] = f"{_base + 1000 * (_worker % 12)}-{_base + 999 + 1000 * (_worker % 12)}"
 
 
 @pytest.fixture(scope="session")

@@ -261,8 +261,8 @@ def topic_deleted(lab):
 MISTAKES = {
     # mistake: (what the learner did wrong after an otherwise right solution, its step(s), what the message says).
     # Some also fail 4.7's live checks, on AWS and on the sandbox alike: an internal ALB does not answer, and a
-    # listener to another target group leaves lab-app-target-group's targets unused, and the ALB in Web Security
-    # Group neither lets the internet in nor is let in by its targets' group.
+    # listener to another target group leaves lab-app-target-group's targets unused (Web Security Group, like
+    # LoadBalancerSG, lets HTTP in from anywhere, so an ALB in it still answers and reaches its targets).
     "health check path /health": (modify_target_group(HealthCheckPath="/health"), "4.1",
                                   "lab-app-target-group's health check path is /health, not /"),
     "ALB in Public Subnet 1 and a private subnet": (balancer_in_a_private_subnet, "4.2",
@@ -270,7 +270,7 @@ MISTAKES = {
                                                      "not in both public subnets of Lab VPC")),
     "internal ALB": (internal_balancer, ("4.2", "4.7"), ("Web-Application-ALB is internal",
                                                           "Create it again as Internet-facing")),
-    "ALB with Web Security Group, not LoadBalancerSG": (balancer_with_the_web_group, ("4.2", "4.7"),
+    "ALB with Web Security Group, not LoadBalancerSG": (balancer_with_the_web_group, "4.2",
                                                         "uses Web Security Group, not security group LoadBalancerSG"),
     "listener forwarding to another target group": (listener_to_another_target_group, ("4.2", "4.7"),
                                                     "listener forwards to lab-app-tg, not to lab-app-target-group"),
@@ -329,15 +329,12 @@ def test_instances_launched_from_a_template_without_the_profile_fail_the_live_st
     before = {i["InstanceId"] for i in scaling.describe_auto_scaling_groups(
         AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][0]["Instances"]}
     solved.client("ec2").terminate_instances(InstanceIds=sorted(before))
-    elb = solved.client("elbv2")
-
-    def new_healthy() -> bool:
+    elb, deadline = solved.client("elbv2"), time.monotonic() + 60
+    while True:  # app-asg replaces them from version 2; their "/" still answers 200, so they turn healthy
         found = elb.describe_target_health(TargetGroupArn=target_group_arn(solved))["TargetHealthDescriptions"]
-        return len([t for t in found if t["TargetHealth"]["State"] == "healthy"
-                    and t["Target"]["Id"] not in before]) >= 2
-    deadline = time.monotonic() + 60
-    while not new_healthy():
-        assert time.monotonic() < deadline, "app-asg did not replace its instances within 60 s"
+        if len([t for t in found if t["TargetHealth"]["State"] == "healthy" and t["Target"]["Id"] not in before]) >= 2:
+            break
+        assert time.monotonic() < deadline, f"app-asg did not replace its instances within 60 s: {found}"
         time.sleep(0.2)
     steps = {s.id: s for s in solved.grade().steps}
     assert {i for i, s in steps.items() if s.status != PASS} == {"4.3", "4.7"}
@@ -372,6 +369,7 @@ def a_replacement_from_version_2_named_web_application(lab):
     scaling.terminate_instance_in_auto_scaling_group(InstanceId=old, ShouldDecrementDesiredCapacity=False)
     [new] = [i for i in originals(lab) if i["State"]["Name"] == "running"]
     assert old not in alive(lab) and {"Key": "aws:autoscaling:groupName", "Value": GROUP} in new["Tags"]
+    until_two_healthy(lab, exclude=old)  # the replacement passes its health checks, as a learner waits for
 
 
 VARIANTS = {
@@ -442,8 +440,20 @@ def build_by_hand(lab: LabDriver, register: bool = True, terminate: bool = True)
     cpu_policy(lab, name="Target Tracking Policy", EstimatedInstanceWarmup=300)
     topic = lab.client("sns").create_topic(Name=TOPIC)["TopicArn"]
     scaling.put_notification_configuration(AutoScalingGroupName=GROUP, TopicARN=topic, NotificationTypes=NOTICES)
+    until_two_healthy(lab, exclude=original)  # as the hint says: wait for them, then terminate the original
     if terminate:
         ec2.terminate_instances(InstanceIds=[original])
+
+
+def until_two_healthy(lab: LabDriver, exclude: str, wait: float = 60.0) -> None:
+    """Until two targets other than `exclude` pass lab-app-target-group's health checks (bounded)."""
+    elb, deadline = lab.client("elbv2"), time.monotonic() + wait
+    while True:
+        found = elb.describe_target_health(TargetGroupArn=target_group_arn(lab))["TargetHealthDescriptions"]
+        if len([t for t in found if t["TargetHealth"]["State"] == "healthy" and t["Target"]["Id"] != exclude]) >= 2:
+            return
+        assert time.monotonic() < deadline, f"not two healthy targets within {wait:g} s: {found}"
+        time.sleep(0.2)
 
 
 def test_a_learner_who_builds_it_by_hand_passes_and_clean_leaves_their_work_alone(lab4):

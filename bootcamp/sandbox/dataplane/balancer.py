@@ -106,7 +106,7 @@ class Balancer:
         return next((li for li in balancer.listeners if li.port == port), None)
 
     def serve(self, balancer: adapter.Balancer, port: int, method: str, path: str, headers: dict,
-              body: bytes | None, caller: str) -> Answer:
+              body: bytes | None, caller: str, net: adapter.Network | None = None) -> Answer:
         """A request the edge let through to one of the load balancer's listener ports."""
         listener = self.listener(balancer, port)
         if listener is None:
@@ -124,10 +124,10 @@ class Balancer:
             if action.type == "redirect":
                 return _redirect(action, host, port, path)
             if action.type == "forward" and action.target_groups:
-                return self._forward(balancer, listener, action, method, path, headers, body, caller)
+                return self._forward(balancer, listener, action, method, path, headers, body, caller, net)
         return error_page(503)
 
-    def _forward(self, balancer, listener, action, method, path, headers, body, caller) -> Answer:
+    def _forward(self, balancer, listener, action, method, path, headers, body, caller, net) -> Answer:
         arns = [arn for arn, weight in action.target_groups if weight > 0] or [action.target_groups[0][0]]
         weights = [max(1, w) for arn, w in action.target_groups if arn in arns]
         arn = random.choices(arns, weights)[0] if len(arns) > 1 else arns[0]
@@ -138,10 +138,10 @@ class Balancer:
         with self.lock:
             turn = next(self.turns.setdefault((balancer.arn, arn), itertools.count()))
         target = targets[turn % len(targets)]
-        instance = adapter.instance_by_id(target.id)
+        instance = adapter.target_instance(balancer.account, balancer.region, target.id)
         if instance is None or instance.state != "running":
             return error_page(502)
-        net = adapter.network(balancer.account, balancer.region)
+        net = net or adapter.network(balancer.account, balancer.region)
         blocked = reach.balancer_to_target(net, adapter.group_sources(balancer.account, balancer.region),
                                            balancer, instance, target.port)
         if blocked:

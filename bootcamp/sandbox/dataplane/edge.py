@@ -41,7 +41,6 @@ instance just launched, started or rebooted) is waited for up to BOOT_WAIT.
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import socket
@@ -125,6 +124,27 @@ def balancer_verdict(balancer: adapter.Balancer | None, net: adapter.Network, ca
     return Answer("forward")
 
 
+def parse_answer(raw: bytes) -> Answer | None:
+    """An HTTP/1.x answer read to the end of its connection: status, headers (hop-by-hop ones left out), body."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return None
+    kept, length = [], None
+    for field in fields:
+        name, _, value = field.partition(":")
+        name, value = name.strip(), value.strip()
+        if name.lower() == "content-length" and value.isdigit():
+            length = int(value)
+        if name and name.lower() not in HOP_BY_HOP:
+            kept.append((name, value))
+    return Answer("answer", "", int(parts[1]), parts[2] if len(parts) > 2 else "", tuple(kept),
+                  body if length is None else body[:length])
+
+
 class Edge:
     def __init__(self, instances, health=None):
         self.instances = instances
@@ -151,9 +171,9 @@ class Edge:
                 return judged
             if self.balancer is None:
                 return Answer("refuse", "the sandbox runs no load balancers")
-            return self.balancer.serve(found, port, method, path, headers, body, caller)
+            return self.balancer.serve(found, port, method, path, headers, body, caller, net)
         ip, region = public_address(host)
-        instance = adapter.instance_by_public_ip(region, ip)
+        instance = adapter.routed_instance(region, ip)
         net = adapter.network(instance.account, region) if instance else adapter.Network()
         app = self._serving(instance, port)
         judged = verdict(instance, net, caller_port, app is not None, caller, port)
@@ -219,19 +239,29 @@ class Edge:
 
     @staticmethod
     def forward(app, method: str, path: str, headers: dict, body: bytes | None) -> Answer:
-        """The app's answer to one request (or a refusal when it closed the connection)."""
-        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=FORWARD_TIMEOUT)
+        """The app's answer to one request (or a refusal when it closed the connection).
+
+        One HTTP/1.0 exchange on a plain socket (the app closes after each answer anyway): no name
+        lookup for 127.0.0.1 and no email-parser headers, which cost http.client about 1 ms a request."""
+        lines = [f"{method} {path} HTTP/1.0"]
+        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in HOP_BY_HOP]
+        lines += ["Connection: close"] + ([f"Content-Length: {len(body)}"] if body else [])
+        chunks = []
         try:
-            connection.request(method, path, body=body, headers=headers)
-            answer = connection.getresponse()
-            data = answer.read()
-        except (OSError, http.client.HTTPException):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(FORWARD_TIMEOUT)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.connect(("127.0.0.1", app.port))
+                sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError:
             app.listening = False  # it may have just ended: check again next time
             return Answer("refuse", "the app closed the connection")
-        finally:
-            connection.close()
-        kept = tuple((k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP)
-        return Answer("answer", "", answer.status, answer.reason, kept, data)
+        answer = parse_answer(b"".join(chunks))
+        if answer is None:
+            return Answer("refuse", "the app's answer was not HTTP")
+        return answer
 
     @staticmethod
     def _close(environ, reason: str):

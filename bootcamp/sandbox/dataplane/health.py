@@ -4,7 +4,8 @@ Desired: every target of a target group that a load balancer's listener uses. Ea
 the checks that are due (one every HealthCheckIntervalSeconds a target, through the shared
 Clock, so BOOTCAMP_SANDBOX_SPEED=N makes them N times more frequent) on a few threads of its
 own, so a slow target never holds up the loop. A check is the target group's protocol, port
-(traffic-port: the target's), path and timeout, from the load balancer's nodes: it fails with
+(traffic-port: the target's), path and timeout (on the Clock too, but never under 2 s: the app
+answers in real time), from the load balancer's nodes: it fails with
 Target.Timeout where the network would drop it (the target's security groups must allow the
 load balancer's, the ACLs both ways) or the target does not answer in time, with
 Target.FailedHealthChecks where the connection is refused (no app listens on that port), and
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from bootcamp.sandbox.dataplane import adapter, reach
 
 WORKERS = 4
+LEAST_TIMEOUT = 2.0  # seconds: an app answers in real time, however fast the clock runs (at most AWS's own timeout)
 USER_AGENT = "ELB-HealthChecker/2.0"
 STOPPED = ("stopped", "stopping")
 
@@ -121,7 +123,8 @@ class Health:
                 del self.records[key]
 
     def _converge(self, group, target, record: Record, users, net, sources) -> None:
-        instance = adapter.instance_by_id(target.id) if group.target_type == "instance" else None
+        instance = (adapter.target_instance(group.account, group.region, target.id)
+                    if group.target_type == "instance" else None)
         static = self._static(group, target, instance, users)
         with self.lock:
             record.static = static
@@ -161,6 +164,11 @@ class Health:
             if record.state == "initial":
                 record.reason = "Elb.InitialHealthChecking"
 
+    def timeout(self, group: adapter.TargetGroup) -> float:
+        """How long a check waits here: the group's timeout on the clock, but never less than LEAST_TIMEOUT
+        (or the group's own timeout, when smaller): a fast clock must not make a busy app time out."""
+        return max(self.clock.real(group.timeout), min(float(group.timeout), LEAST_TIMEOUT))
+
     def probe(self, group, target, instance, users, net, sources) -> tuple[str, str] | None:
         """One health check: None when it passes, else (reason, description)."""
         port = check_port(group, target)
@@ -174,7 +182,7 @@ class Health:
         app = self.instances.app(instance.account, instance.id)
         if app is None or app.proc is None or app.app_port != port or app.instance.boots != instance.boots:
             return "Target.FailedHealthChecks", DESCRIPTIONS["Target.FailedHealthChecks"]
-        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=self.clock.real(group.timeout))
+        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=self.timeout(group))
         try:
             connection.request("GET", group.check_path or "/", headers={
                 "Host": f"{instance.private_ip}:{port}", "User-Agent": USER_AGENT, "Connection": "close"})
