@@ -198,7 +198,8 @@ class Target:
         return None
 
     def balancer_url(self, dns_name: str) -> str | None:
-        """The URL this machine reaches a load balancer's port 80 at; None where none answers yet."""
+        """The URL this machine reaches a load balancer's listener on port 80 at by its DNSName;
+        None where no load balancer really answers (LocalStack)."""
         return None
 
     def pause(self, aws_seconds: float) -> float:
@@ -289,6 +290,10 @@ class EmbeddedTarget(Target):
         from bootcamp.sandbox.dataplane.names import public_dns_name
 
         return f"http://{public_dns_name(public_ip, region or self.region)}:{self.settings.sandbox_port}"
+
+    def balancer_url(self, dns_name: str) -> str:
+        """Through the sandbox's edge too: its DNSName is under .elb.localhost, on the sandbox's port."""
+        return f"http://{dns_name}:{self.settings.sandbox_port}"
 
     @cached_property
     def account_id(self) -> str:

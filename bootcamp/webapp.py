@@ -284,14 +284,14 @@ def lab_app_url(target, lab_id: str, app_port: int) -> str:
                                 f"`invoke app.run`, then open http://127.0.0.1:{app_port}/")
         return url + "/"
     if lab_id == "4":
-        if target.name != "aws":
-            raise BootcampError(f"the {target.name} target does not serve load balancers yet: open the app on "
-                                "lab 3's instance with `invoke lab.open 3`, or use --target aws")
+        if target.balancer_url("x") is None:
+            raise BootcampError(f"the {target.name} target runs no load balancers: use --target embedded "
+                                "(the sandbox) or --target aws")
         found = [b for b in target.client("elbv2").describe_load_balancers()["LoadBalancers"]
                  if b["LoadBalancerName"] == LOAD_BALANCER]
         if not found:
             raise BootcampError(f"no load balancer {LOAD_BALANCER} in {target.describe()}: create it (step 4.2)")
-        return f"{target.balancer_url(found[0]['DNSName'])}/"
+        return target.balancer_url(found[0]["DNSName"]) + "/"
     raise BootcampError(f"lab {lab_id} has no web app to open: labs 2, 3 and 4 do")
 
 

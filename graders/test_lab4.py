@@ -1,10 +1,11 @@
 """Lab 4 graders: the target group, the load balancer, the launch template, the Auto Scaling group,
 its scaling policy and notifications, and the original instance replaced by the group's.
 
-What is judged is what the learner configured. The sandbox's Auto Scaling places every instance
-in the first subnet and does not apply a template's instance profile, and its target health is
-"healthy" without an HTTP check: so a group's zones, a template's profile and the app's answer
-are judged from the configuration, and step 4.7 says in a note what it could not see there.
+What is judged is what the learner configured, and step 4.7 also what runs: it asks the app through
+the load balancer's DNS name (on AWS, and on the sandbox through its edge, where instances run the
+app and target health comes from real checks), and wants answers from two AZs from apps that reach
+their table and bucket. Where no load balancer answers (LocalStack) it says in a note what it could
+not see.
 """
 
 from __future__ import annotations
@@ -308,8 +309,16 @@ def test_the_group_serves_and_the_original_is_gone(lab, target_group):
     if probe["method"] != "http":
         note("runtime_unchecked", target=probe["target"], healthy=len(healthy))
         return
-    zones = {lab.instances[t["id"]]["az"] for t in healthy}
+    answers = probe.get("answers") or [probe]
+    served = [a for a in answers if a["status"] == 200 and a.get("app") == "employee-directory"]
+    if not served:
+        if lab.balancer and lab.balancer["scheme"] == "internal":
+            fail("internal_no_answer", url=probe["url"])
+        fail("no_answer", url=probe["url"], error=probe["error"], status=probe["status"])
+    broken = next((a for a in served if a.get("table_error") or a.get("bucket_error")), None)
+    if broken:
+        fail("app_cannot_reach", instance=broken.get("instance") or "?",
+             error=broken.get("table_error") or broken.get("bucket_error"))
+    zones = {a["az"] for a in served if a.get("az")} or {lab.instances[t["id"]]["az"] for t in healthy}
     if len(zones) < 2:
         fail("one_zone", zone=", ".join(sorted(zones)))
-    if probe["status"] != 200:
-        fail("no_answer", url=probe["url"], error=probe["error"], status=probe["status"])

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import LabDriver, another_account, run_invoke, sandbox_env
 
-from bootcamp import grading, userdata
+from bootcamp import grading, userdata, webapp
 from bootcamp.errors import BootcampError
 from bootcamp.inventory import Inventory
 from bootcamp.labmodel import get_lab
@@ -147,23 +148,27 @@ def test_start_builds_lab3s_end_state_and_every_step_fails_with_a_hint(lab4):
     assert provision.leftovers(lab4.context()) == [] and alive(lab4) == []
 
 
-def test_solved_every_step_passes_in_both_languages_and_says_what_the_sandbox_could_not_check(solved):
-    result = solved.grade()
+def test_solved_every_step_passes_in_both_languages_and_the_app_answers_through_the_load_balancer(solved):
+    result, inventory = grading.grade(solved.lab, solved.target, solved.settings.home)
     assert [(s.id, s.status) for s in result.steps] == [(i, PASS) for i in LAB4], \
         [(s.id, s.message) for s in result.steps if s.status != PASS]
     assert result.score == result.max_score == 16
     notes = {s.id: s.notes for s in result.steps}
     assert notes["4.2"] == [UNSEEN]
-    [unchecked] = notes["4.7"]
-    assert unchecked.startswith("The embedded target runs no instances and sends no traffic")
-    assert "2 instances of app-asg are healthy targets, not which Availability Zones they run in " \
-           "or that the app answers through the load balancer" in unchecked
-    assert not [i for i, n in notes.items() if n and i not in ("4.2", "4.7")]
-    korean = {s.id: s for s in solved.grade("ko").steps}
+    assert not [i for i, n in notes.items() if n and i != "4.2"]  # 4.7 saw it all: no "could not see" note
+    # 4.7 asked the load balancer's DNS name through the edge: healthy targets of app-asg in two AZs answered.
+    answers = inventory["probe"]["answers"]
+    assert {a["status"] for a in answers} == {200} and len({a["az"] for a in answers}) == 2
+    group = {i["InstanceId"] for g in solved.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP])["AutoScalingGroups"] for i in g["Instances"]}
+    assert {a["instance"] for a in answers} == group
+    url = webapp.lab_app_url(solved.target, "4", 8080)  # what `invoke lab.open 4` opens
+    assert url == f"http://{balancer(solved)['DNSName']}:{solved.settings.sandbox_port}/"
+    assert ".elb.localhost:" in url
+    korean = {s.id: s for s in grading.regrade(solved.lab, inventory, "ko").steps}
     assert all(s.status == PASS for s in korean.values())
     assert korean["4.4"].title.startswith("Auto Scaling 그룹 app-asg: 시작 템플릿, 두 퍼블릭 서브넷")
     assert "원래 인스턴스 Web Application이 종료되어" in korean["4.2"].notes[0]
-    assert "로드 밸런서를 통해 앱이 응답하는지는 확인하지 않았습니다" in korean["4.7"].notes[0]
 
 
 # --- mistakes: each fails exactly its step ---------------------------------------------------
@@ -254,18 +259,20 @@ def topic_deleted(lab):
 
 
 MISTAKES = {
-    # mistake: (what the learner did wrong after an otherwise right solution, its step, what the message says).
-    # On AWS some also fail 4.7's live checks (an internal ALB does not answer, the other target group's
-    # listener leaves lab-app-target-group "unused", one subnet is one zone), which the sandbox cannot see.
+    # mistake: (what the learner did wrong after an otherwise right solution, its step(s), what the message says).
+    # Some also fail 4.7's live checks, on AWS and on the sandbox alike: an internal ALB does not answer, and a
+    # listener to another target group leaves lab-app-target-group's targets unused (Web Security Group, like
+    # LoadBalancerSG, lets HTTP in from anywhere, so an ALB in it still answers and reaches its targets).
     "health check path /health": (modify_target_group(HealthCheckPath="/health"), "4.1",
                                   "lab-app-target-group's health check path is /health, not /"),
     "ALB in Public Subnet 1 and a private subnet": (balancer_in_a_private_subnet, "4.2",
                                                     ("Private Subnet 2 (us-west-2b)",
                                                      "not in both public subnets of Lab VPC")),
-    "internal ALB": (internal_balancer, "4.2", "Web-Application-ALB is internal"),
+    "internal ALB": (internal_balancer, ("4.2", "4.7"), ("Web-Application-ALB is internal",
+                                                          "Create it again as Internet-facing")),
     "ALB with Web Security Group, not LoadBalancerSG": (balancer_with_the_web_group, "4.2",
                                                         "uses Web Security Group, not security group LoadBalancerSG"),
-    "listener forwarding to another target group": (listener_to_another_target_group, "4.2",
+    "listener forwarding to another target group": (listener_to_another_target_group, ("4.2", "4.7"),
                                                     "listener forwards to lab-app-tg, not to lab-app-target-group"),
     "template without the instance profile": (template_without_the_profile, "4.3",
                                               "lab-app-launch-template version 2 has no IAM instance profile"),
@@ -297,18 +304,42 @@ MISTAKES = {
 
 @pytest.mark.parametrize("mistake", MISTAKES)
 def test_a_mistake_fails_exactly_its_step_in_both_languages(solved, mistake):
-    make, step_id, says = MISTAKES[mistake]
+    make, steps_failing, says = MISTAKES[mistake]
+    steps_failing = (steps_failing,) if isinstance(steps_failing, str) else steps_failing
     make(solved)
     result, inventory = grading.grade(solved.lab, solved.target, solved.settings.home)
     steps = {s.id: s for s in result.steps}
-    assert {i for i, s in steps.items() if s.status != PASS} == {step_id}, \
+    assert {i for i, s in steps.items() if s.status != PASS} == set(steps_failing), \
         [(s.id, s.message) for s in steps.values() if s.status != PASS]
+    messages = " ".join(steps[i].message for i in steps_failing)
     for fragment in (says,) if isinstance(says, str) else says:
-        assert fragment in steps[step_id].message, steps[step_id].message
-    assert steps[step_id].hint
+        assert fragment in messages, messages
+    assert all(steps[i].hint for i in steps_failing)
     korean = {s.id: s for s in grading.regrade(solved.lab, inventory, "ko").steps}
-    assert {i for i, s in korean.items() if s.status != PASS} == {step_id}
-    assert HANGUL.search(korean[step_id].message) and HANGUL.search(korean[step_id].hint), korean[step_id].message
+    assert {i for i, s in korean.items() if s.status != PASS} == set(steps_failing)
+    for step_id in steps_failing:
+        assert HANGUL.search(korean[step_id].message) and HANGUL.search(korean[step_id].hint), korean[step_id].message
+
+
+def test_instances_launched_from_a_template_without_the_profile_fail_the_live_step(solved):
+    """The group's instances replaced from a version without the instance profile: their apps answer through the
+    load balancer but cannot reach the table or bucket, so 4.7 fails (on AWS too), naming the fix."""
+    template_without_the_profile(solved)
+    scaling = solved.client("autoscaling")
+    before = {i["InstanceId"] for i in scaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][0]["Instances"]}
+    solved.client("ec2").terminate_instances(InstanceIds=sorted(before))
+    elb, deadline = solved.client("elbv2"), time.monotonic() + 60
+    while True:  # app-asg replaces them from version 2; their "/" still answers 200, so they turn healthy
+        found = elb.describe_target_health(TargetGroupArn=target_group_arn(solved))["TargetHealthDescriptions"]
+        if len([t for t in found if t["TargetHealth"]["State"] == "healthy" and t["Target"]["Id"] not in before]) >= 2:
+            break
+        assert time.monotonic() < deadline, f"app-asg did not replace its instances within 60 s: {found}"
+        time.sleep(0.2)
+    steps = {s.id: s for s in solved.grade().steps}
+    assert {i for i, s in steps.items() if s.status != PASS} == {"4.3", "4.7"}
+    assert "cannot reach its data" in steps["4.7"].message
+    assert "instance profile EmployeeDirectoryAppRole (step 4.3)" in steps["4.7"].message
 
 
 # --- valid variants pass ---------------------------------------------------------------------
@@ -338,6 +369,7 @@ def a_replacement_from_version_2_named_web_application(lab):
     scaling.terminate_instance_in_auto_scaling_group(InstanceId=old, ShouldDecrementDesiredCapacity=False)
     [new] = [i for i in originals(lab) if i["State"]["Name"] == "running"]
     assert old not in alive(lab) and {"Key": "aws:autoscaling:groupName", "Value": GROUP} in new["Tags"]
+    until_two_healthy(lab, exclude=old)  # the replacement passes its health checks, as a learner waits for
 
 
 VARIANTS = {
@@ -408,8 +440,20 @@ def build_by_hand(lab: LabDriver, register: bool = True, terminate: bool = True)
     cpu_policy(lab, name="Target Tracking Policy", EstimatedInstanceWarmup=300)
     topic = lab.client("sns").create_topic(Name=TOPIC)["TopicArn"]
     scaling.put_notification_configuration(AutoScalingGroupName=GROUP, TopicARN=topic, NotificationTypes=NOTICES)
+    until_two_healthy(lab, exclude=original)  # as the hint says: wait for them, then terminate the original
     if terminate:
         ec2.terminate_instances(InstanceIds=[original])
+
+
+def until_two_healthy(lab: LabDriver, exclude: str, wait: float = 60.0) -> None:
+    """Until two targets other than `exclude` pass lab-app-target-group's health checks (bounded)."""
+    elb, deadline = lab.client("elbv2"), time.monotonic() + wait
+    while True:
+        found = elb.describe_target_health(TargetGroupArn=target_group_arn(lab))["TargetHealthDescriptions"]
+        if len([t for t in found if t["TargetHealth"]["State"] == "healthy" and t["Target"]["Id"] != exclude]) >= 2:
+            return
+        assert time.monotonic() < deadline, f"not two healthy targets within {wait:g} s: {found}"
+        time.sleep(0.2)
 
 
 def test_a_learner_who_builds_it_by_hand_passes_and_clean_leaves_their_work_alone(lab4):

@@ -1,7 +1,7 @@
 """Lab 4 collector: the lab network, instances, target groups (with their targets' health), load
 balancers (with their listeners), launch templates (with their versions and images), Auto Scaling
-groups (with their policies and notifications), SNS topics, photo buckets, and on AWS an HTTP
-answer through the load balancer."""
+groups (with their policies and notifications), SNS topics, photo buckets, and the app's answers
+through the load balancer (on AWS, and on the sandbox through its edge)."""
 
 from __future__ import annotations
 
@@ -179,12 +179,27 @@ def _template_data(data: dict) -> dict:
             "user_data": script}
 
 
+ASKS = 4  # answers through the load balancer: round robin shows each of two targets twice
+
+
 def probe(reader: Reader, inv: Inventory) -> dict:
-    """An HTTP answer from the app through the course's load balancer, only where it really runs."""
+    """Answers from the app through the course's load balancer, where load balancers really answer (AWS, and
+    the sandbox through its edge), with the same probe as every target's: who answered, from which AZ,
+    and whether it reaches its table and bucket."""
     balancer = next((b for b in inv.data.get("load_balancers", []) if b["name"] == LOAD_BALANCER), None)
     url = reader.target.balancer_url(balancer["dns"]) if balancer and balancer["dns"] else None
-    if reader.target.name != "aws" or not url:
+    if url is None:
         return {"method": "none", "target": reader.target.name}
-    answer = webapp.ask(url, employees=False)
-    return {"method": "http", "target": reader.target.name, "url": f"{url}/",
-            "status": answer["status"], "error": answer["error"], "app": (answer["settings"] or {}).get("app")}
+    answers = [_answer(webapp.ask(url, employees=False)) for _ in range(ASKS)]
+    first = answers[0]
+    return {"method": "http", "target": reader.target.name, "url": f"{url}/", "answers": answers,
+            "status": first["status"], "error": first["error"], "app": first["app"]}
+
+
+def _answer(answer: dict) -> dict:
+    settings = answer["settings"] or {}
+    instance = settings.get("instance") or {}
+    return {"status": answer["status"], "error": answer["error"], "app": settings.get("app"),
+            "instance": instance.get("instance_id") or "", "az": instance.get("availability_zone") or "",
+            "table_error": (settings.get("table") or {}).get("error") or "",
+            "bucket_error": (settings.get("bucket") or {}).get("error") or ""}

@@ -233,10 +233,10 @@ def _until_healthy(ctx: Context, group_arn: str, exclude: str | None, wanted: in
         healthy = [t for t in health if t["TargetHealth"]["State"] == "healthy" and t["Target"]["Id"] != exclude]
         if len(healthy) >= wanted:
             return
-        if ctx.target.name != "aws" or time.monotonic() > deadline:
+        if not ctx.target.runs_instances or time.monotonic() > deadline:
             raise BootcampError(f"target group {TARGET_GROUP} has {len(healthy)} healthy instances of {GROUP}, "
                                 f"not {wanted}: look at its Targets tab, then run `invoke lab.solve 4` again")
-        time.sleep(ctx.target.pause(15))
+        time.sleep(ctx.target.pause(15) if ctx.target.name == "aws" else 0.2)  # the sandbox checks on its own clock
 
 
 def clean(ctx: Context) -> None:

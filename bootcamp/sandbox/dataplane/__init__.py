@@ -57,9 +57,18 @@ Parts (one module each):
   in a target group, and keeps the desired capacity (see `scaling`). Other loops change a
   group's desired capacity with `adapter.set_desired_capacity` (the cause in its activities)
   and hear of launches and terminations with `adapter.watch_activities`.
-- balancer, health, metrics (next): the ALB's listeners through the edge, target health checks
-  with AWS's states and reasons, target tracking from the apps' real CPU, and CloudWatch
-  metrics (issue 16).
+- balancer: a load balancer's DNSName is `<name>-<digits>.<region>.elb.localhost`; the edge
+  judges the way from this machine to it as for an instance (internet-facing, gateway, routes,
+  ACLs, its own security groups; reach.py holds the hops) and balancer.py answers as an ALB:
+  no listener on the port refused, the listener's rules and default action, round robin over
+  the healthy targets (fail open when all are unhealthy), 503 when none is routable, and to a
+  target only where its security groups allow the load balancer's. `Edge.request(host, ...,
+  caller=...)` is the one entry (lab 5's CloudFront may call it in-process).
+- health: every target of a target group a listener uses is checked over HTTP with the group's
+  protocol, port, path, timeout, interval, thresholds and matcher on the shared Clock, and
+  DescribeTargetHealth (a hook) answers AWS's states and reasons, draining for the
+  deregistration delay; `adapter.target_health(account, region, arn)` gives other loops the same.
+- metrics (next): target tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
 
 server.py stays the request front: it hands requests for `*.localhost` hosts,
 `/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
@@ -82,9 +91,10 @@ class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
     def __init__(self, home: Path, endpoint: str, store=None):
-        from bootcamp.sandbox.dataplane import adapter, clock, edge, instances, metadata, scaling
+        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata, scaling
 
         adapter.install_hooks()
+        adapter.install_balancer_hooks()
         adapter.install_scaling_hooks()
         self.home = Path(home)
         self.endpoint = endpoint
@@ -92,8 +102,11 @@ class DataPlane:
         self.clock = clock.Clock()
         self.metadata = metadata.MetadataService()
         self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
-        self.edge = edge.Edge(self.instances)
+        self.health = health.Health(self.instances, self.clock)
+        self.edge = edge.Edge(self.instances, self.health)
+        self.balancer = self.edge.balancer
         adapter.observe(self.instances)
+        adapter.observe_health(self.health)
         self.scaling = scaling.Scaling(self.clock, self.instances, self.changing)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,7 +123,7 @@ class DataPlane:
                 self.reconcile()
 
     def reconcile(self) -> None:
-        for part in (self.instances, self.scaling):
+        for part in (self.instances, self.health, self.scaling):
             try:
                 part.reconcile()
             except Exception as exc:  # one bad pass must not end the loop, nor stop the other parts
@@ -131,6 +144,7 @@ class DataPlane:
         """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""
         self._stop.set()
         self.instances.wake.set()
+        self.health.stop()
         self.instances.stop_all()
 
     def handles(self, environ) -> bool:

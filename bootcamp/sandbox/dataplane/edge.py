@@ -1,9 +1,17 @@
-"""The edge: this machine plays the internet, and a request reaches an instance only where AWS lets it.
+"""The edge: this machine plays the internet, and a request reaches an instance or a load balancer only where AWS lets it.
 
-`http://ec2-54-214-1-2.us-west-2.compute.localhost:<sandbox port>/` is a request from the
-internet to port 80 of the instance with public address 54.214.1.2 in us-west-2 (the name is
-its PublicDnsName; curl and browsers send every *.localhost name to 127.0.0.1, and the
-sandbox's port stands for port 80). `verdict` judges it hop by hop, as the VPC would:
+Two kinds of names, both under `.localhost` (curl and browsers send them to 127.0.0.1) on the
+sandbox's port, which stands for port 80:
+
+- `http://ec2-54-214-1-2.us-west-2.compute.localhost:<sandbox port>/` is a request from the
+  internet to port 80 of the instance with public address 54.214.1.2 in us-west-2 (its
+  PublicDnsName);
+- `http://Web-Application-ALB-1234567890.us-west-2.elb.localhost:<sandbox port>/` is one to
+  the load balancer's listener on port 80 (its DNSName).
+
+Another port P of either is reached as `P--NAME` (e.g. `8080--Web-Application-ALB-1234567890.us-west-2.elb.localhost`),
+for a listener on 8080 or an app serving 8080. `verdict` judges the way to an instance hop by hop,
+as the VPC would (reach.py holds the hops):
 
 1. an instance that is running holds that public IPv4 address;
 2. its VPC has an internet gateway attached;
@@ -14,34 +22,44 @@ sandbox's port stands for port 80). `verdict` judges it hop by hop, as the VPC w
 5. one of its security groups allows TCP 80 from this machine (stateful: the reply goes out);
 6. the app listens on port 80.
 
-This machine's address, as the instance's network sees it, is CALLER (198.51.100.1, a
-documentation address): a rule for 0.0.0.0/0 covers it, one for another address does not.
-Failing 1 to 5, AWS drops the packet and the caller times out: the edge holds the connection
-for DROP_SECONDS (BOOTCAMP_SANDBOX_DROP_SECONDS, default 2) and closes it without an answer.
-Failing only 6, AWS answers with a reset: the edge closes the connection at once. An app that
-is starting (its instance just launched, started or rebooted) is waited for up to BOOT_WAIT.
+A load balancer is judged the same way on its side: it must be internet-facing (an internal
+one's addresses are private: the packet is dropped), 2-4 hold for one of its subnets (a node
+there answers, as a client tries the addresses DNS gives), and one of its own security groups
+allows the listener's port from this machine; then balancer.py answers as an ALB (no listener:
+refused; no healthy target: 503; ...).
+
+This machine's address, as the VPC sees it, is CALLER (198.51.100.1, a documentation address):
+a rule for 0.0.0.0/0 covers it, one for another address does not. A packet AWS would drop
+leaves the caller without an answer: the edge holds the connection for DROP_SECONDS
+(BOOTCAMP_SANDBOX_DROP_SECONDS, default 2) and closes it. Where AWS answers with a reset
+(nothing listens), the edge closes the connection at once. An app that is starting (its
+instance just launched, started or rebooted) is waited for up to BOOT_WAIT.
+
+`Edge.request(host, method, path, headers, body, caller=...)` is the one entry point, which
+`wsgi` serves and an in-process front (lab 5's CloudFront, from its own addresses) may call.
 """
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
 import os
 import re
 import socket
 import time
-from dataclasses import dataclass
 
-from bootcamp.sandbox.dataplane import adapter
+from bootcamp.sandbox.dataplane import adapter, reach
+from bootcamp.sandbox.dataplane.balancer import Answer, Balancer, error_page
 from bootcamp.sandbox.dataplane.instances import listening
+from bootcamp.sandbox.dataplane.names import ELB_ZONE, is_balancer_name, split_host
 
 CALLER = "198.51.100.1"
-PORT = 80  # the instance port a request through the edge is for
+PORT = 80  # the port a request through the edge is for, without a `P--` prefix
 BOOT_WAIT = 10.0
 FORWARD_TIMEOUT = 30.0
-HOST = re.compile(r"^ec2-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})\.([a-z]{2}(?:-[a-z]+)+-\d)\."
-                  + re.escape(adapter.PUBLIC_ZONE) + r"\.?(?::\d+)?$")
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
+INSTANCE = re.compile(r"^ec2-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})\.([a-z]{2}(?:-[a-z]+)+-\d)\."
+                      + re.escape(adapter.PUBLIC_ZONE) + "$")
+BALANCER = re.compile(r"^[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d)\." + re.escape(ELB_ZONE) + "$")
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
+              "content-length", "server", "date"}  # the front sends its own length, server and date
 
 
 def drop_seconds(env=None) -> float:
@@ -54,104 +72,148 @@ def drop_seconds(env=None) -> float:
 
 def public_address(host: str) -> tuple[str, str] | None:
     """(public IP, region) that a Host header names, or None when it names no instance."""
-    found = HOST.match(host.lower())
+    found = INSTANCE.match(split_host(host)[0])
     if not found:
         return None
     return ".".join(found.groups()[:4]), found.group(5)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    action: str  # "forward", "drop", "refuse"
-    reason: str
-
-
-def _inside(address: str, cidr: str) -> bool:
-    try:
-        return ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
-
-
-def _covers_port(low, high, port: int) -> bool:
-    return low is None or (low <= port <= (high if high is not None else low))
-
-
-def route_table(net: adapter.Network, instance: adapter.Instance) -> adapter.RouteTable | None:
-    tables = [t for t in net.route_tables if t.vpc_id == instance.vpc_id]
-    return (next((t for t in tables if instance.subnet_id in t.subnets), None)
-            or next((t for t in tables if t.main), None))
-
-
-def acl_allows(net: adapter.Network, instance: adapter.Instance, egress: bool, peer: str, port: int) -> bool:
-    acls = [a for a in net.acls if a.vpc_id == instance.vpc_id]
-    acl = (next((a for a in acls if instance.subnet_id in a.subnets), None)
-           or next((a for a in acls if a.default), None))
-    if acl is None:
-        return True  # a VPC always has one; moto may not have made it yet
-    for entry in sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.number):
-        if entry.protocol in ("-1", "6", "tcp") and _inside(peer, entry.cidr) and (
-                entry.protocol == "-1" or _covers_port(entry.from_port, entry.to_port, port)):
-            return entry.allow
-    return False
-
-
-def group_allows(net: adapter.Network, instance: adapter.Instance, peer: str, port: int) -> bool:
-    return any(r.protocol in ("-1", "tcp") and (r.protocol == "-1" or _covers_port(r.from_port, r.to_port, port))
-               and any(_inside(peer, c) for c in r.cidrs)
-               for group in instance.security_groups for r in net.ingress.get(group, ()))
+def balancer_region(host: str) -> str | None:
+    """The region of the load balancer name a Host header names, or None."""
+    name = split_host(host)[0]
+    found = BALANCER.match(name) if is_balancer_name(name) else None
+    return found.group(1) if found else None
 
 
 def verdict(instance: adapter.Instance | None, net: adapter.Network, caller_port: int,
-            serving: bool, caller: str = CALLER, port: int = PORT) -> Verdict:
+            serving: bool, caller: str = CALLER, port: int = PORT) -> Answer:
     """Whether AWS would carry a request from `caller` to this instance's `port`, and if not, why."""
     if instance is None or instance.state != "running" or not instance.public_ip:
-        return Verdict("drop", "no running instance has this public address")
-    igws = [g for g, vpc in net.igw_attachments.items() if vpc == instance.vpc_id]
-    if not igws:
-        return Verdict("drop", f"no internet gateway is attached to {instance.vpc_id}")
-    table = route_table(net, instance)
-    routes = [r for r in (table.routes if table else ()) if _inside(caller, r.destination)]
-    best = max(routes, key=lambda r: ipaddress.ip_network(r.destination, strict=False).prefixlen, default=None)
-    if best is None or best.gateway not in igws:
-        return Verdict("drop", f"route table {table.id if table else '(none)'} of {instance.subnet_id} "
-                               "has no route to the internet gateway")
-    if not acl_allows(net, instance, False, caller, port) or not acl_allows(net, instance, True, caller, caller_port):
-        return Verdict("drop", f"the network ACL of {instance.subnet_id} denies it")
-    if not group_allows(net, instance, caller, port):
-        return Verdict("drop", f"no security group of {instance.id} allows TCP {port} from {caller}")
+        return Answer("drop", "no running instance has this public address")
+    why = reach.internet_path(net, instance.vpc_id, instance.subnet_id, caller)
+    if why:
+        return Answer("drop", why)
+    if not reach.acl_path(net, instance.vpc_id, instance.subnet_id, caller, port, caller_port):
+        return Answer("drop", f"the network ACL of {instance.subnet_id} denies it")
+    if not reach.group_allows(net, instance.security_groups, caller, port):
+        return Answer("drop", f"no security group of {instance.id} allows TCP {port} from {caller}")
     if not serving:
-        return Verdict("refuse", f"nothing listens on port {port} of {instance.id}")
-    return Verdict("forward", "")
+        return Answer("refuse", f"nothing listens on port {port} of {instance.id}")
+    return Answer("forward")
+
+
+def balancer_verdict(balancer: adapter.Balancer | None, net: adapter.Network, caller_port: int,
+                     caller: str = CALLER, port: int = PORT) -> Answer:
+    """Whether AWS would carry a request from `caller` to a node of this load balancer on `port`."""
+    if balancer is None:
+        return Answer("refuse", "no load balancer has this DNS name")
+    if balancer.scheme == "internal":
+        return Answer("drop", f"{balancer.name} is internal: its addresses are private to {balancer.vpc_id}")
+    reasons = []
+    for subnet in balancer.subnets:
+        why = reach.internet_path(net, balancer.vpc_id, subnet.id, caller)
+        if not why and not reach.acl_path(net, balancer.vpc_id, subnet.id, caller, port, caller_port):
+            why = f"the network ACL of {subnet.id} denies it"
+        if not why:
+            break
+        reasons.append(why)
+    else:
+        return Answer("drop", reasons[0] if reasons else f"{balancer.name} has no subnets")
+    if not reach.group_allows(net, balancer.security_groups, caller, port):
+        return Answer("drop", f"no security group of {balancer.name} allows TCP {port} from {caller}")
+    return Answer("forward")
+
+
+def parse_answer(raw: bytes) -> Answer | None:
+    """An HTTP/1.x answer read to the end of its connection: status, headers (hop-by-hop ones left out), body."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return None
+    kept, length = [], None
+    for field in fields:
+        name, _, value = field.partition(":")
+        name, value = name.strip(), value.strip()
+        if name.lower() == "content-length" and value.isdigit():
+            length = int(value)
+        if name and name.lower() not in HOP_BY_HOP:
+            kept.append((name, value))
+    return Answer("answer", "", int(parts[1]), parts[2] if len(parts) > 2 else "", tuple(kept),
+                  body if length is None else body[:length])
 
 
 class Edge:
-    def __init__(self, instances):
+    def __init__(self, instances, health=None):
         self.instances = instances
         self.drop = drop_seconds()
+        self.balancer = Balancer(instances, health, self.forward) if health is not None else None
 
     def handles(self, environ) -> bool:
-        return public_address(environ.get("HTTP_HOST", "")) is not None
+        host = environ.get("HTTP_HOST", "")
+        return public_address(host) is not None or balancer_region(host) is not None
+
+    # --- the one entry -------------------------------------------------------------------------
+
+    def request(self, host: str, method: str, path: str, headers: dict, body: bytes | None,
+                caller: str = CALLER, caller_port: int = 0) -> Answer:
+        """A request from `caller` to the instance or load balancer `host` names: the answer, or why none."""
+        name, port = split_host(host)
+        port = port or PORT
+        region = balancer_region(host)
+        if region is not None:
+            found = adapter.balancer_by_dns(name, region)
+            net = adapter.network(found.account, region) if found else adapter.Network()
+            judged = balancer_verdict(found, net, caller_port, caller, port)
+            if judged.action != "forward":
+                return judged
+            if self.balancer is None:
+                return Answer("refuse", "the sandbox runs no load balancers")
+            return self.balancer.serve(found, port, method, path, headers, body, caller, net)
+        ip, region = public_address(host)
+        instance = adapter.routed_instance(region, ip)
+        net = adapter.network(instance.account, region) if instance else adapter.Network()
+        app = self._serving(instance, port)
+        judged = verdict(instance, net, caller_port, app is not None, caller, port)
+        if judged.action != "forward":
+            return judged
+        return self.forward(app, method, path, headers, body)
+
+    # --- as a WSGI application -----------------------------------------------------------------
 
     def wsgi(self, environ, start_response):
-        ip, region = public_address(environ.get("HTTP_HOST", ""))
-        instance = adapter.instance_by_public_ip(region, ip)
-        net = adapter.network(instance.account, region) if instance else adapter.Network()
-        app = self._serving(instance)
+        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+            if environ.get(key):
+                headers[name] = environ[key]
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else None
+        path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
+            environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
         try:
             caller_port = int(environ.get("REMOTE_PORT") or 0)
         except ValueError:
             caller_port = 0
-        judged = verdict(instance, net, caller_port, app is not None)
-        if judged.action == "forward":
-            return self._forward(app, environ, start_response)
-        print(f"edge: {judged.action} {environ.get('HTTP_HOST')}: {judged.reason}", flush=True)  # the sandbox log
-        if judged.action == "drop":
-            time.sleep(self.drop)
-        return self._close(environ, judged.reason)
+        answer = self.request(environ.get("HTTP_HOST", ""), environ["REQUEST_METHOD"], path, headers, body,
+                              caller_port=caller_port)
+        if answer.action != "answer":
+            print(f"edge: {answer.action} {environ.get('HTTP_HOST')}: {answer.reason}", flush=True)  # the sandbox log
+            if answer.action == "drop":
+                time.sleep(self.drop)
+                if answer.status == 504:  # dropped between the load balancer and its target: the ALB answers
+                    answer = error_page(504)
+        if answer.action != "answer":
+            return self._close(environ, answer.reason)
+        start_response(f"{answer.status} {answer.phrase}",
+                       list(answer.headers) + [("Content-Length", str(len(answer.body)))])
+        return [answer.body]
 
-    def _serving(self, instance: adapter.Instance | None):
-        """The instance's app when it listens on port 80 (waiting while it boots), else None."""
+    # --- the instance's app ----------------------------------------------------------------------
+
+    def _serving(self, instance: adapter.Instance | None, port: int = PORT):
+        """The instance's app when it listens on `port` (waiting while it boots), else None."""
         if instance is None or instance.state != "running":
             return None
         deadline = time.monotonic() + BOOT_WAIT
@@ -159,8 +221,9 @@ class Edge:
             app = self.instances.app(instance.account, instance.id)
             if app is not None and app.instance.boots != instance.boots:
                 app = None  # rebooted since the last pass: the next one starts it again
-            if app is not None and app.app_port == PORT and app.proc is not None and (
-                    app.listening or listening(app.port)):
+            if app is not None and app.app_port != port:
+                return None
+            if app is not None and app.proc is not None and (app.listening or listening(app.port)):
                 app.listening = True
                 return app
             starting = app is None or (app.proc is not None and app.proc.poll() is None)
@@ -175,6 +238,32 @@ class Edge:
             return instance.key not in self.instances.why_not
 
     @staticmethod
+    def forward(app, method: str, path: str, headers: dict, body: bytes | None) -> Answer:
+        """The app's answer to one request (or a refusal when it closed the connection).
+
+        One HTTP/1.0 exchange on a plain socket (the app closes after each answer anyway): no name
+        lookup for 127.0.0.1 and no email-parser headers, which cost http.client about 1 ms a request."""
+        lines = [f"{method} {path} HTTP/1.0"]
+        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in HOP_BY_HOP]
+        lines += ["Connection: close"] + ([f"Content-Length: {len(body)}"] if body else [])
+        chunks = []
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(FORWARD_TIMEOUT)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.connect(("127.0.0.1", app.port))
+                sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError:
+            app.listening = False  # it may have just ended: check again next time
+            return Answer("refuse", "the app closed the connection")
+        answer = parse_answer(b"".join(chunks))
+        if answer is None:
+            return Answer("refuse", "the app's answer was not HTTP")
+        return answer
+
+    @staticmethod
     def _close(environ, reason: str):
         """End the connection without an answer, as a dropped or refused packet leaves a client."""
         sock = environ.get("werkzeug.socket")
@@ -184,27 +273,3 @@ class Edge:
             except OSError:
                 pass
         raise ConnectionAbortedError(f"edge: {reason}")
-
-    @staticmethod
-    def _forward(app, environ, start_response):
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-            if environ.get(key):
-                headers[name] = environ[key]
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(size) if size else None
-        path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
-            environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
-        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=FORWARD_TIMEOUT)
-        try:
-            connection.request(environ["REQUEST_METHOD"], path, body=body, headers=headers)
-            answer = connection.getresponse()
-            data = answer.read()
-        except (OSError, http.client.HTTPException):
-            connection.close()
-            app.listening = False  # it may have just ended: check again next time
-            return Edge._close(environ, "the app closed the connection")
-        connection.close()
-        kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}]
-        start_response(f"{answer.status} {answer.reason}", kept + [("Content-Length", str(len(data)))])
-        return [data]
