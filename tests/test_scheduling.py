@@ -8,8 +8,11 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
-from scheduling import FIRST, TOGETHER, rank, unit_of
+
+pytest.importorskip("xdist", reason="the scheduling is pytest-xdist's: pip install -e '.[test]'")
+from scheduling import FIRST, TOGETHER, rank, unit_of  # noqa: E402
 
 SHARED_SCOPES = {"module", "package"}
 
