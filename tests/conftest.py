@@ -166,13 +166,12 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": control.SECRET, "AWS_DEFAULT_REGION": "us-west-2"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Tests that share a module-scoped fixture (the class of 52, the grader-role recordings) run on
-    one worker, so that fixture is built once per run, not once per worker (`--dist loadgroup`)."""
-    for item in items:
-        defs = getattr(item, "_fixtureinfo", None)
-        shared = defs and any(d.scope in ("module", "package") for fixture in defs.name2fixturedefs.values()
-                              for d in fixture)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`: tests that share a module-scoped fixture (the class of 52, the grader-role
+    recordings) run on one worker, so it is built once per run; the longest units go first."""
+    if config.getvalue("dist") == "loadgroup":
+        from scheduling import GroupedScheduling
+
+        return GroupedScheduling(config, log)
+    return None
