@@ -20,15 +20,15 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _preload(module: str) -> None:
-    """Import module on a thread: the judging's pytest loads while the collection waits on the network."""
+def preload(module: str) -> None:
+    """Import module on a thread: the graders (and pytest) load while the collection waits on the network."""
     if module not in sys.modules:
         threading.Thread(target=importlib.import_module, args=(module,), name=f"import {module}",
                          daemon=True).start()
 
 
 def grade(lab: Lab, target: Target, home, lang: str = "en") -> tuple[GradeResult, Inventory]:
-    _preload(lab.grader_module)
+    preload(lab.grader_module)
     target.check_ready(list(lab.services))
     started = now()
     inventory = collect(lab, target, home)
