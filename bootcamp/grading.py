@@ -1,4 +1,4 @@
-"""A grade: collect once, then judge every step in one pytest run of the lab's graders."""
+"""A grade: collect once, then judge every step with the lab's graders (pytest tests, run in-process)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _preload(module: str) -> None:
-    """Import module on a thread: the judging's pytest loads while the collection waits on the network."""
+def preload(module: str) -> None:
+    """Import module on a thread: the graders (and pytest) load while the collection waits on the network."""
     if module not in sys.modules:
         threading.Thread(target=importlib.import_module, args=(module,), name=f"import {module}",
                          daemon=True).start()
 
 
 def grade(lab: Lab, target: Target, home, lang: str = "en") -> tuple[GradeResult, Inventory]:
-    _preload("pytest")
+    preload(lab.grader_module)
     target.check_ready(list(lab.services))
     started = now()
     inventory = collect(lab, target, home)
@@ -49,13 +49,28 @@ def result_of(lab: Lab, inventory: Inventory, steps: list[StepResult], started: 
                        started=started, finished=now(), steps=steps)
 
 
-def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en") -> dict[str, list[StepResult]]:
-    """Run the lab's graders once over every subject's inventory; results per subject, in step order."""
-    import pytest  # here (or on _preload's thread): a task that only collects never loads it
+def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en",
+          session: bool = False) -> dict[str, list[StepResult]]:
+    """Run the lab's graders once over every subject's inventory; results per subject, in step order.
 
+    The graders run through graders.runner (no pytest session to set up); a grader that needs more of
+    pytest than that runner offers, or session=True, runs them in a pytest session instead.
+    """
+    from graders import runner
     from graders.plugin import Judgement
 
     judgement = Judgement(lab, inventories, lang)
+    planned = None if session else runner.load(lab)
+    if planned is None:
+        _session(lab, judgement)
+    else:
+        runner.run(judgement, *planned)
+    return judgement.results()
+
+
+def _session(lab: Lab, judgement) -> None:
+    import pytest
+
     # Only the graders' own plugin: loading every installed one (xdist, ...) costs more than the judging,
     # and unraisableexception runs gc.collect() twice over a heap full of botocore models.
     args = [str(lab.grader_file), "--disable-plugin-autoload", "-p", "graders.plugin",
@@ -65,4 +80,3 @@ def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en") -> dict
         code = pytest.main(args, plugins=[judgement])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the lab {lab.id} graders did not run (pytest exit {code}): {out.getvalue()[-500:]}")
-    return judgement.results()

@@ -73,6 +73,10 @@ class Lab:
         return LABS_DIR.parent / "graders" / f"test_{self.folder.name}.py"
 
     @property
+    def grader_module(self) -> str:
+        return f"graders.test_{self.folder.name}"
+
+    @property
     def max_points(self) -> int:
         return sum(s.points for s in self.steps)
 

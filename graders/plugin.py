@@ -37,6 +37,10 @@ def note(key: str, **facts) -> None:
     _notes.append((key, facts))
 
 
+def clear_notes() -> None:
+    _notes.clear()
+
+
 class Problems:
     """Gathers every problem a step finds, so the learner sees them all at once."""
 
@@ -80,22 +84,24 @@ class Judgement:
             marker = item.get_closest_marker("step")
             if marker and hasattr(item, "callspec"):
                 subject = self.index[id(item.callspec.params["inventory"])]
-                step_id = str(marker.args[0])
-                result = self.outcome(step_id, call.excinfo)
-                step = self.lab.step(step_id)
-                result.notes = [step.message(key, self.lang, **facts) for key, facts in _notes]
-                self.outcomes[(subject, step_id)] = result
+                self.record(subject, str(marker.args[0]), call.excinfo.value if call.excinfo else None)
         if call.when in ("setup", "call"):
-            _notes.clear()
+            clear_notes()
 
-    def outcome(self, step_id: str, excinfo) -> StepResult:
+    def record(self, subject: int, step_id: str, error: BaseException | None) -> None:
+        """One grader's outcome for one subject, with the notes it made on the way."""
+        result = self.outcome(step_id, error)
+        step = self.lab.step(step_id)
+        result.notes = [step.message(key, self.lang, **facts) for key, facts in _notes]
+        self.outcomes[(subject, step_id)] = result
+
+    def outcome(self, step_id: str, error: BaseException | None) -> StepResult:
         step = self.lab.step(step_id)
         result = StepResult(id=step.id, title=step.title(self.lang), status=PASS,
                             points=step.points, max_points=step.points)
-        if excinfo is None:
+        if error is None:
             return result
         result.points = 0
-        error = excinfo.value
         if isinstance(error, StepFailed):
             result.status = FAIL
             result.message = " ".join(step.message(key, self.lang, **facts) for key, facts in error.problems)

@@ -105,7 +105,10 @@ class LabDriver:
         return lifecycle.provision(action, self.lab, self.target, self.settings, self.log.append)
 
     def grade(self, lang: str = "en"):
-        result, _ = grading.grade(self.lab, self.target, self.settings.home, lang)
+        result, inventory = grading.grade(self.lab, self.target, self.settings.home, lang)
+        # The grade ran the graders through graders.runner; a pytest session must judge the same evidence alike.
+        [in_session] = grading.judge(self.lab, {result.account: inventory}, lang, session=True).values()
+        assert in_session == result.steps, "graders.runner and a pytest session judged this grade differently"
         return result
 
     def statuses(self) -> dict[str, str]:

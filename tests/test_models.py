@@ -1,5 +1,7 @@
 """The lean service models a grade reads: botocore's models with every part but the prose."""
 
+import marshal
+
 import botocore.session
 from botocore.loaders import Loader
 
@@ -33,8 +35,20 @@ def test_the_lean_loader_makes_its_cache_once_and_clients_work_from_it(tmp_path)
     session = botocore.session.get_session()
     session.register_component("data_loader", LeanLoader(cache=tmp_path))
     client = session.create_client("sts", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
-    [kept] = tmp_path.glob("sts/*/service-2.json")
-    assert "GetCallerIdentity" in kept.read_text()
+    [kept] = tmp_path.glob("sts/*/service-2.marshal")
+    assert "GetCallerIdentity" in marshal.loads(kept.read_bytes())["operations"]
     assert client.meta.service_model.operation_model("GetCallerIdentity").output_shape.members.keys() >= {"Account"}
     again = LeanLoader(cache=tmp_path).load_data_with_path(f"sts/{kept.parent.name}/service-2")
     assert again[1] == str(kept)
+
+
+def test_the_kept_list_of_services_is_botocores_and_a_models_folder_of_the_users_own_still_counts(tmp_path):
+    own = tmp_path / "models"
+    (own / "bootcamp-own" / "2024-01-01").mkdir(parents=True)
+    (own / "bootcamp-own" / "2024-01-01" / "service-2.json").write_text("{}")
+    for _ in range(2):  # made, then read back from the cache
+        listed = LeanLoader(cache=tmp_path / "cache", extra_search_paths=[str(own)])
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1"):
+            assert listed.list_available_services(kind) == sorted(
+                {*Loader().list_available_services(kind), *(["bootcamp-own"] if kind == "service-2" else [])})
+    assert (tmp_path / "cache" / "services" / "service-2.marshal").exists()

@@ -43,7 +43,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 - speed: connections kept open between a client's calls (`bootcamp.sandbox.keepalive`);
   moto's per-request routing lookups done once, a request's raw URL worked out once, S3's
   host-or-path addressing decided once per host and request ids drawn in one call
-  (`bootcamp.sandbox.dispatch`); `--no-speedups` serves as before, for bench/sandbox_speed.py
+  (`bootcamp.sandbox.dispatch`), moto's Flask apps reading form data without Flask's debug aid and
+  the request log written without Python's logging machinery; `--no-speedups` serves as before, for bench/sandbox_speed.py
   and tests/test_sandbox_speedups.py (the same bytes either way).
 """
 
@@ -543,7 +544,17 @@ class _RedactedLog:
         super().log(type, "%s", redact_log_line(message % args if args else message))
 
 
-class RequestHandler(_RedactedLog, KeepAliveHandler):
+class _DirectLog:
+    """The same log lines, written to stderr without Python's logging machinery (werkzeug's logger goes
+    through it for every request, several percent of a call; nothing here configures that logger)."""
+
+    def log(self, type: str, message: str, *args) -> None:
+        line = redact_log_line(message % args if args else message)
+        sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {line}".rstrip() + "\n")
+        sys.stderr.flush()
+
+
+class RequestHandler(_DirectLog, KeepAliveHandler):
     """The sandbox's handler: connections kept open, log lines without credentials."""
 
 
