@@ -190,3 +190,34 @@ def test_another_accounts_topic_is_refused_unless_its_policy_grants_the_caller(s
     plain = client(settings, "sns", user(settings, "plain"))
     assert refusal(lambda: plain.publish(TopicArn=topic, Message="hi"))["Code"] in ("AccessDenied", "AuthorizationError")
 
+
+# --- what every account has alike is held once, and stays apart (bootcamp/sandbox/shared.py) ----
+
+def test_a_public_ami_changed_in_one_account_is_unchanged_in_another(settings):
+    other = another_account(settings)
+    ec2, theirs = client(settings, "ec2"), client(other, "ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    ami = image["ImageId"]
+    assert theirs.describe_images(ImageIds=[ami])["Images"] == [image]  # one set, the same ids
+    ec2.modify_image_attribute(ImageId=ami, LaunchPermission={"Add": [{"UserId": other.sandbox_account}]})
+    ec2.create_tags(Resources=[ami], Tags=[{"Key": "seen", "Value": "yes"}])
+    ec2.disable_image(ImageId=ami)
+    mine = ec2.describe_images(ImageIds=[ami])["Images"][0]
+    assert mine["State"] == "disabled" and mine["Tags"] == [{"Key": "seen", "Value": "yes"}]
+    assert theirs.describe_images(ImageIds=[ami])["Images"] == [image]
+    permissions = theirs.describe_image_attribute(ImageId=ami, Attribute="launchPermission")["LaunchPermissions"]
+    assert {"UserId": other.sandbox_account} not in permissions
+
+
+def test_an_aws_managed_policy_attached_in_one_account_is_not_in_another(settings):
+    other = another_account(settings)
+    arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    iam = client(settings, "iam")
+    iam.create_user(UserName="reader")
+    iam.attach_user_policy(UserName="reader", PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
+    assert client(other, "iam").get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
+    only_attached = client(other, "iam").list_policies(Scope="AWS", OnlyAttached=True)["Policies"]
+    assert only_attached == []
+    iam.detach_user_policy(UserName="reader", PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0

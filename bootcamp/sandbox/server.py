@@ -9,8 +9,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`; an unsigned
   request is anonymous, allowed only to read an object a bucket policy makes public (see
   `bootcamp.sandbox.anonymous`);
-- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, as copies
-  sharing one set of documents (see `codec.share_aws_managed_policies`);
+- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, and the public
+  AMIs in every region, each one set that every account names (see `bootcamp.sandbox.shared`);
 - accounts apart as on AWS (see `bootcamp.sandbox.authorize`): AssumeRole, by any caller, is
   judged by the role's trust policy (a role trusted only by ec2.amazonaws.com is assumed by
   no user and no root), and a call on another account's bucket or topic by its bucket or
@@ -75,7 +75,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import anonymous, authorize, codec, dispatch, fidelity, lab4_apis, state_api  # noqa: E402
+from bootcamp.sandbox import anonymous, authorize, codec, dispatch, fidelity, lab4_apis, shared, state_api  # noqa: E402
 from bootcamp.sandbox.access import CREDENTIAL, JSON_SERVICES, QUERY_CREDENTIAL, ROOT_KEY, listed as _listed  # noqa: E402
 from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402
@@ -404,7 +404,8 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
     fidelity.apply()
-    codec.share_aws_managed_policies()
+    shared.share_aws_managed_policies()
+    shared.share_public_images()
     if not speedups:
         return Sandbox(DomainDispatcherApplication(create_backend_app), store)
     dispatch.remember_action_names()
