@@ -57,7 +57,7 @@ def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, 
     """The variables the app reads on EC2, filled in for this target and account."""
     env = {"AWS_DEFAULT_REGION": target.region, "SETTINGS_FILE": str(settings_file(settings, target))}
     if target.name == "embedded":
-        key, secret, token = as_the_instance(target) or (settings.sandbox_account, control.SECRET, "")
+        key, secret, token = as_the_instance(settings, target) or (settings.sandbox_account, control.SECRET, "")
         env.update(AWS_ENDPOINT_URL=control.endpoint(settings), AWS_ACCESS_KEY_ID=key,
                    AWS_SECRET_ACCESS_KEY=secret, AWS_SESSION_TOKEN=token)
     elif target.name == "localstack":
@@ -71,12 +71,13 @@ def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, 
     return env
 
 
-def as_the_instance(target) -> tuple[str, str, str] | None:
+def as_the_instance(settings: Settings, target) -> tuple[str, str, str] | None:
     """On the sandbox, the keys of the role the labs' instance has (labs 3 and 4), or None.
 
     The app then runs with the role's permissions, as on EC2: a bucket outside the role's
-    grants is "not reachable" here too. The sandbox judges those sessions by the role's
-    policies (and does not expire them, so the app may run all day).
+    grants is "not reachable" here too. The role trusts only ec2.amazonaws.com, so no AssumeRole
+    gets them (as on AWS): the sandbox hands them out as EC2's metadata service does. It judges
+    those sessions by the role's policies (and does not expire them, so the app may run all day).
     """
     try:
         target.client("iam").get_role(RoleName=approle.ROLE)
@@ -84,9 +85,7 @@ def as_the_instance(target) -> tuple[str, str, str] | None:
         if error_code(exc) == "NoSuchEntity":
             return None
         raise
-    keys = target.client("sts").assume_role(RoleArn=approle.role_arn(target.account_id),
-                                            RoleSessionName="employee-directory")["Credentials"]
-    return keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"]
+    return control.instance_keys(settings, target.account_id, approle.ROLE)
 
 
 def identity(config: AppConfig, target) -> str:

@@ -22,7 +22,7 @@ def _listed(value) -> list:
 
 
 def _like(pattern: str, value: str) -> bool:
-    from bootcamp.sandbox.server import _like as like
+    from bootcamp.sandbox.access import like
 
     return like(pattern, value)
 

@@ -6,21 +6,25 @@ A moto backend is a tree of plain Python objects, so pickle keeps it whole, with
   holds the EC2 backend of its account and region) is written as the backend's name,
   (service, account, region), and read back as the one live backend of that name, so each
   service is stored alone and the cross-service links survive a restore;
-- an AWS managed policy (about a thousand in every account's IAM, 4 MB) is written as its
-  ARN and attachment count and read back as a copy of moto's own policy, shared by value
-  across accounts: AWS gives these one id everywhere, so they are no account's own state;
+- an AWS managed policy (about a thousand in every account's IAM, 4 MB) is no account's own
+  state (AWS gives these one id everywhere): the one set every account names (see `shared`) is
+  written as ARNs; an account's copy (made when it attaches one) as its ARN and attachment
+  count, read back as a copy sharing the documents;
 - a defaultdict whose default is a lambda (moto's SSM tags) is written with an equivalent
   default pickle can name, and a defaultdict subclass (SSM's ParameterDict) without calling
   its __init__;
 - a lock (SQS queues have one) is written as its kind and read back new and free;
-- the ~1,300 public AMIs moto gives every account's EC2 in each region, and the snapshot each
-  has (1.2 of an account's 1.3 MB), are written as their ids while unchanged and read back as
-  copies of one pristine EC2 backend's per region, made once per process.
+- the ~1,300 public AMIs every account's EC2 names in each region, and the snapshot each has,
+  are one set per region shared by every account (see `shared`): written as their region and
+  id, read back as the shared objects. (A state written before they were shared holds copies,
+  written as their ids while unchanged and read back as copies of the shared ones.)
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
+import hashlib
 import io
 import json
 import pickle
@@ -29,7 +33,10 @@ from collections import defaultdict
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
+from bootcamp.sandbox import shared
+
 PROTOCOL = 5
+UNDATED = datetime.datetime(2024, 1, 1)  # the creation date of a public AMI whose data has none
 # Locks and their kin are made anew, free: no request is in flight when a state is read back.
 FRESH = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock,
          threading.Condition: threading.Condition, threading.Event: threading.Event,
@@ -65,6 +72,11 @@ def aws_managed_policies() -> dict[str, object]:
     return {p.arn: p for p in policies}
 
 
+def shared_policy(arn: str):
+    """The one AWS managed policy of that ARN every account's IAM names until it attaches it (see `shared`)."""
+    return aws_managed_policies()[arn]
+
+
 def aws_managed_policy(arn: str, account: str, attachments: int):
     """A copy of an AWS managed policy for one account; its documents are shared, as AWS never changes
     them for an account (it refuses new versions and tags on AWS managed policies)."""
@@ -74,35 +86,24 @@ def aws_managed_policy(arn: str, account: str, attachments: int):
     return policy
 
 
-def share_aws_managed_policies() -> None:
-    """Give each account's IAM copies of one set of AWS managed policies instead of a set of its own.
-
-    moto parses its ~1,300 AWS managed policies anew for every account's IAM: about 9 MB per
-    account, most of it the same documents. Copies sharing them cost a small part of that.
-    """
-    from moto.iam.models import IAMBackend
-
-    make = IAMBackend._init_aws_policies
-    if getattr(make, "shared", False):
-        return
-
-    def _init_aws_policies(self):
-        if self.partition != "aws":
-            return make(self)
-        made = make.__globals__["load_iam_aws_managed_policies"]()
-        return [aws_managed_policy(arn, self.account_id, 0) for arn in aws_managed_policies()] if made else []
-
-    _init_aws_policies.shared = True
-    IAMBackend._init_aws_policies = _init_aws_policies
-
-
 @functools.cache
 def pristine_ec2(region: str):
     """An EC2 backend of no account, as moto makes one: the source of the public AMIs' copies."""
     from moto.ec2.models import EC2Backend
 
-    backend = EC2Backend(region, "000000000000")
+    began = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    backend = EC2Backend(region, shared.PRISTINE)
+    for ami in backend.amis.values():  # moto dates an AMI its data does not date "now": one date, every process
+        if ami.creation_date.replace(tzinfo=None) >= began:
+            ami.creation_date = UNDATED
     snapshots = {snap.from_ami: snap for snap in backend.snapshots.values() if snap.from_ami}
+    for ami_id, snap in snapshots.items():  # the same in every process, as AWS's are: a restore shows them alike
+        digest = hashlib.sha256(f"{region}/{ami_id}".encode()).hexdigest()
+        backend.snapshots.pop(snap.id, None)
+        snap.id, snap.volume.id = f"snap-{digest[:17]}", f"vol-{digest[17:34]}"
+        created = backend.amis[ami_id].creation_date
+        snap.start_time = snap.volume.create_time = created.replace(tzinfo=None)
+        backend.snapshots[snap.id] = snap
     return backend.amis, snapshots
 
 
@@ -116,6 +117,15 @@ _SNAPSHOT_CHANGES = ("create_volume_permission_groups", "create_volume_permissio
 def _unchanged(obj, pristine, changes: tuple[str, ...]) -> bool:
     mine, theirs = obj.__dict__, pristine.__dict__
     return len(mine) == len(theirs) and all(mine.get(k) == theirs.get(k) for k in changes)
+
+
+def shared_ami(region: str, ami_id: str):
+    """The one public AMI every account's EC2 in that region names (see `shared`)."""
+    return pristine_ec2(region)[0][ami_id]
+
+
+def shared_snapshot(region: str, ami_id: str):
+    return pristine_ec2(region)[1][ami_id]
 
 
 def public_ami(region: str, ami_id: str, backend, snapshot, created):
@@ -169,6 +179,9 @@ class _Writer(pickle.Pickler):
         if type(obj) in FRESH:
             return FRESH[type(obj)], ()
         kind = type(obj).__name__
+        if kind in ("Ami", "Snapshot") and shared.is_shared(obj):
+            region = obj.ec2_backend.region_name
+            return (shared_ami, (region, obj.id)) if kind == "Ami" else (shared_snapshot, (region, obj.from_ami))
         if kind == "Ami" and type(obj).__module__ == "moto.ec2.models.amis":
             region = obj.ec2_backend.region_name
             pristine = pristine_ec2(region)[0].get(obj.id)
@@ -180,6 +193,8 @@ class _Writer(pickle.Pickler):
             if pristine is not None and _unchanged(obj, pristine, _SNAPSHOT_CHANGES):
                 return public_snapshot, (region, obj.from_ami, obj.ec2_backend, obj.id, obj.volume.id,
                                          (obj.start_time, obj.volume.create_time))
+        if kind == "AWSManagedPolicy" and aws_managed_policies().get(obj.arn) is obj:
+            return shared_policy, (obj.arn,)
         if kind == "AWSManagedPolicy" and obj.arn in aws_managed_policies():
             return aws_managed_policy, (obj.arn, obj.account_id, obj.attachment_count)
         if isinstance(obj, defaultdict):

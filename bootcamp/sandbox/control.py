@@ -406,6 +406,32 @@ def post_app(settings: Settings, body: dict, credentials: tuple[str, ...] | None
     return _apps_call(settings, signed)
 
 
+KEYS_TIMEOUT = 30.0  # seconds: app.run waits for them once, as boto3 waited for AssumeRole
+
+
+def instance_keys(settings: Settings, account: str, role: str) -> tuple[str, str, str]:
+    """The keys of an account's role that EC2 may assume, as an instance profile gets them (the app
+    `app.run` serves stands for the labs' instance): signed by the account's root, with the token."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=f"{endpoint(settings)}/_bootcamp/instance-keys",
+                         data=json.dumps({"account": account, "role": role}).encode(),
+                         headers={"Content-Type": "application/json", **control_headers(settings)})
+    SigV4Auth(Credentials(account, SECRET), "bootcamp", "us-east-1").add_auth(request)
+    signed = urllib.request.Request(request.url, method="POST", data=request.body, headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(signed, timeout=KEYS_TIMEOUT) as r:
+            keys = json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        raise SandboxError(f"the sandbox at {endpoint(settings)} gave no keys for role {role}: {_refusal(exc)}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SandboxError(f"the sandbox at {endpoint(settings)} does not answer ({getattr(exc, 'reason', exc)}): "
+                           "run `invoke sandbox.up`") from None
+    return keys["AccessKeyId"], keys["SecretAccessKey"], keys["Token"]
+
+
 def register_app(settings: Settings, account: str, url: str, pid: int,
                  credentials: tuple[str, ...] | None = None) -> None:
     """Tell the sandbox that a copy of the web app serves this account at this URL (a grade asks)."""

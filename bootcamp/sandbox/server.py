@@ -9,13 +9,17 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   Inactive or a deleted key) is refused as AWS refuses it: see `key_refusal`; an unsigned
   request is anonymous, allowed only to read an object a bucket policy makes public (see
   `bootcamp.sandbox.anonymous`);
-- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, as copies
-  sharing one set of documents (see `codec.share_aws_managed_policies`);
-- AssumeRole of a role whose trust policy has an `sts:ExternalId` condition is judged
-  by that trust policy, as AWS does (moto would let anyone assume any role): see
-  `trust_refusal`; IAM checks use IAM's names for S3 actions moto names otherwise
-  (HeadBucket is s3:ListBucket), and a role's inline policies from CloudFormation
-  are kept as JSON;
+- AWS managed policies (AmazonEC2ReadOnlyAccess, ...) exist in every account, and the public
+  AMIs in every region, each one set that every account names (see `bootcamp.sandbox.shared`);
+- accounts apart as on AWS (see `bootcamp.sandbox.authorize`): AssumeRole, by any caller, is
+  judged by the role's trust policy (a role trusted only by ec2.amazonaws.com is assumed by
+  no user and no root), and a call on another account's bucket or topic by its bucket or
+  topic policy, on top of an IAM principal's own policies; IAM checks use IAM's names for S3
+  actions moto names otherwise (HeadBucket is s3:ListBucket), and a role's inline policies
+  from CloudFormation are kept as JSON;
+- `/_bootcamp/instance-keys`: a role's keys for the app `invoke app.run` serves as the labs'
+  instance, as EC2's metadata service gives them (POST {account, role}, signed by that account,
+  with the control token; only for a role whose trust policy names ec2.amazonaws.com);
 - a new S3 bucket has all four Block Public Access settings on, as on AWS since April
   2023, and while its BlockPublicPolicy is on a public bucket policy is refused with
   AccessDenied: see `block_public_access_by_default` and `refuse_public_policies`;
@@ -51,10 +55,8 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -66,8 +68,6 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto import __version__ as moto_version  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
-from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
-from moto.core.exceptions import AccessDeniedError, JsonRESTError  # noqa: E402
 from moto.s3.exceptions import S3ClientError  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -78,18 +78,13 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import anonymous, codec, dispatch, fidelity, lab4_apis, simulator, state_api  # noqa: E402
+from bootcamp.sandbox import anonymous, authorize, codec, dispatch, fidelity, lab4_apis, shared, simulator, state_api  # noqa: E402
+from bootcamp.sandbox.access import CREDENTIAL, JSON_SERVICES, QUERY_CREDENTIAL, ROOT_KEY, listed as _listed  # noqa: E402
 from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402
 from bootcamp.sandbox.faults import Faults, wanted as faults_wanted  # noqa: E402
 from bootcamp.sandbox.keepalive import KeepAliveHandler  # noqa: E402
 from bootcamp.sandbox.store import StateRefused, Store  # noqa: E402
-ROOT_KEY = re.compile(r"^\d{12}$")
-AWS_KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
-CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
-QUERY_CREDENTIAL = re.compile(r"X-Amz-Credential=([^&%]+)(?:%2F|/)\d{8}(?:%2F|/)([^&%]+)(?:%2F|/)([^&%]+)")
-JSON_SERVICES = {"dynamodb", "logs", "ssm", "kms", "events", "secretsmanager", "ecs", "sqs"}  # awsJson protocols
-
 
 def signed_by(environ) -> tuple[str, str]:
     """The access key id and service name a request was signed with ('' when unsigned)."""
@@ -192,8 +187,6 @@ class Sandbox:
             if not code:
                 status, code = THROTTLE.get(service, (400, "ThrottlingException" if service in JSON_SERVICES else "Throttling"))
             return self.reply(start_response, *error_response(service, status, code, f"injected fault: {code}"))
-        if service == "sts" and (why := trust_refusal(environ, key, account)):
-            return self.reply(start_response, *error_response(service, 403, "AccessDenied", why))
         return self.store.serve(self.app, environ, start_response, environ["HTTP_X_MOTO_ACCOUNT_ID"])
 
     def control(self, path, environ, start_response):
@@ -215,6 +208,8 @@ class Sandbox:
             return self.reply_json(start_response, self.faults.inject(count, code, account))
         if path == "/_bootcamp/apps":
             return self.control_apps(environ, start_response)
+        if path == "/_bootcamp/instance-keys" and environ.get("REQUEST_METHOD") == "POST":
+            return self.reply(start_response, *instance_keys(environ))
         if path.startswith("/_bootcamp/state"):
             return self.reply(start_response, *state_api.answer(self.store, path, environ))
         return self.reply(start_response, 404, "application/json", json.dumps({"error": "not found"}))
@@ -293,88 +288,26 @@ def registration_refusal(environ, account: str) -> str | None:
     return None
 
 
-def _request_params(environ) -> dict[str, str]:
-    """A query-protocol request's parameters; the body is read and put back for moto."""
-    params = parse_qs(environ.get("QUERY_STRING", ""))
-    if environ.get("REQUEST_METHOD") == "POST":
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(body)
-        params.update(parse_qs(body.decode("utf-8", "replace")))
-    return {k: v[0] for k, v in params.items()}
-
-
-ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/")
-
-
-def _like(pattern: str, value: str) -> bool:
-    """IAM's wildcard match: * is any run of characters, ? any one."""
-    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), value) is not None
-
-
-TRUST_OPERATORS = {"StringEquals": lambda want, got: got == want, "StringLike": _like}
-
-
-def trust_refusal(environ, key: str, account: str | None) -> str | None:
-    """Why AWS would refuse this STS call, when it assumes a role whose trust policy names an external id.
-
-    moto hands out credentials for any role to anyone; AWS checks the role's trust policy.
-    Here, when a trust policy has an sts:ExternalId condition, the caller must match an Allow
-    statement for sts:AssumeRole: its principal ("*", the caller's account id or
-    arn:aws:iam::ACCOUNT:root, or the calling IAM user's ARN) and every condition, each one
-    StringEquals/StringLike on sts:ExternalId (any other condition is not met). Other roles
-    are left to moto.
-    """
-    params = _request_params(environ)
-    role_arn = params.get("RoleArn", "")
-    found = ROLE_ARN.match(role_arn)
-    if params.get("Action") != "AssumeRole" or not found:
-        return None
-    from moto.iam.models import iam_backends
-
+def instance_keys(environ) -> tuple[int, str, str]:
+    """(status, type, body) for a POST {account, role}: the role's keys, as EC2 gives an instance them."""
     try:
-        role = iam_backends[found.group(1)]["aws"].get_role_by_arn(role_arn)
-    except Exception:  # no such role: moto's own answer stands
-        return None
-    statements = json.loads(role.assume_role_policy_document).get("Statement", [])
-    statements = statements if isinstance(statements, list) else [statements]
-    if "sts:ExternalId" not in json.dumps([s.get("Condition", {}) for s in statements]):
-        return None
-    caller_account = account or DEFAULT_ACCOUNT_ID
-    caller = f"arn:aws:iam::{caller_account}:root"
-    if not ROOT_KEY.match(key):
-        user = iam_backends[caller_account]["aws"].get_user_from_access_key_id(key)
-        caller = user.arn if user else caller
-    principals = {"*", caller_account, f"arn:aws:iam::{caller_account}:root", caller}
-    if any(_admits(s, principals, params.get("ExternalId")) for s in statements):
-        return None
-    return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        wanted = json.loads(environ["wsgi.input"].read(size) or b"null")
+        account, role_name = wanted["account"], wanted["role"]
+        if not (isinstance(account, str) and ROOT_KEY.match(account) and isinstance(role_name, str)):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return 400, "application/json", json.dumps({"error": 'the body must be {"account": 12 digits, "role": a name}'})
+    if why := registration_refusal(environ, account):
+        return 403, "application/json", json.dumps({"error": why})
+    role = authorize.role_by_name(account, role_name)
+    if role is None or not authorize.ec2_may_assume(role):
+        return 403, "application/json", json.dumps(
+            {"error": f"role {role_name} of account {account} does not exist or does not trust ec2.amazonaws.com"})
+    from bootcamp.sandbox.dataplane.adapter import role_credentials
 
-
-def _listed(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def _admits(statement: dict, principals: set[str], external_id: str | None) -> bool:
-    """Whether one trust policy statement lets these principals assume the role with this external id."""
-    named = statement.get("Principal", {})
-    named = _listed(named.get("AWS", []) if isinstance(named, dict) else named)
-    if (statement.get("Effect") != "Allow" or not principals.intersection(named)
-            or not any(_like(a, "sts:AssumeRole") for a in _listed(statement.get("Action", [])))):
-        return False
-    for operator, pairs in statement.get("Condition", {}).items():
-        for key, wanted in pairs.items():
-            test = TRUST_OPERATORS.get(operator)
-            if key != "sts:ExternalId" or test is None or external_id is None:
-                return False
-            if not any(test(w, external_id) for w in _listed(wanted)):
-                return False
-    return True
-
-
-# IAM's names for the S3 actions moto's S3 names otherwise when it checks IAM.
-MOTO_S3_ACTIONS = {"HeadBucket": "ListBucket", "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
-                   "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
-                   "DeletePublicAccessBlock": "PutBucketPublicAccessBlock"}
+    keys = role_credentials(account, role.arn, "employee-directory")
+    return 200, "application/json", json.dumps({k: keys[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")})
 
 
 def keep_inline_policies_as_json() -> None:
@@ -465,59 +398,8 @@ def refuse_public_policies() -> None:
     S3Backend.put_bucket_policy = put_bucket_policy
 
 
-def _dynamodb_table_arn(request, region: str) -> str | None:
-    """The table a DynamoDB call names, as the resource IAM judges it by (moto judges "*").
-
-    Without it, a policy that grants dynamodb:Scan on one table, as the labs' app role does,
-    refuses every scan.
-    """
-    body = request.body
-    try:
-        table = (body if isinstance(body, dict) else json.loads(body or "{}")).get("TableName")
-    except (ValueError, TypeError, AttributeError):
-        return None
-    if not isinstance(table, str) or not table:
-        return None
-    return f"arn:aws:dynamodb:{region}:{request.current_account}:table/{table}"
-
-
-def enforce_iam_for_principals() -> None:
-    """Make moto check IAM on every call signed by an IAM principal, and on no other.
-
-    moto's own switch (INITIAL_NO_AUTH_ACTION_COUNT) is one global flag; AWS decides per
-    caller: an account's root may do anything, an IAM user only what its policies allow.
-    """
-
-    def authorize(self, iam_request_cls, resource="*"):
-        if account_of_key(self.get_access_key()) is None:
-            return  # an account root, which may do anything
-        path = self.raw_path
-        query = self.uri.split("?", 1)[1] if "?" in self.uri else ""
-        action = self._get_action()
-        signed = CREDENTIAL.search(self.headers.get("Authorization", ""))
-        service = signed.group(3) if signed else ""
-        if iam_request_cls.__name__ == "S3IAMRequest":
-            action = MOTO_S3_ACTIONS.get(action, action)
-        elif resource == "*" and service == "dynamodb":
-            resource = _dynamodb_table_arn(self, signed.group(2)) or resource
-        request = iam_request_cls(
-            account_id=self.current_account, method=self.method,
-            path=f"{path}?{query}" if query else path, data=self.data, body=self.raw_body,
-            headers=self.headers, action=action)
-        request.check_signature()
-        try:
-            request.check_action_permitted(resource)
-        except AccessDeniedError as exc:
-            # moto answers in XML; a JSON-protocol SDK (DynamoDB, ...) would not read the reason.
-            if service in JSON_SERVICES:
-                raise JsonRESTError("AccessDeniedException", exc.message) from None
-            raise
-
-    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
-
-
 def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
-    enforce_iam_for_principals()
+    authorize.enforce()
     keep_inline_policies_as_json()
     block_public_access_by_default()
     refuse_public_policies()
@@ -527,7 +409,8 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     lab4_apis.group_warmup_and_policy_switch_kept()
     fidelity.apply()
     simulator.install()
-    codec.share_aws_managed_policies()
+    shared.share_aws_managed_policies()
+    shared.share_public_images()
     if not speedups:
         return Sandbox(DomainDispatcherApplication(create_backend_app), store)
     dispatch.remember_action_names()

@@ -1,4 +1,5 @@
-"""The control token: only who can read the sandbox's home may inject faults, reset, save or load.
+"""The control token: only who can read the sandbox's home may inject faults, reset, save or load,
+or get an instance role's keys.
 
 The sandbox writes a new random token at each start to `<home>/sandbox/<port>.token` (mode
 0600); the project's tasks and tests read it and send it as the X-Bootcamp-Token header. A
@@ -14,7 +15,7 @@ import secrets
 from pathlib import Path
 
 HEADER = "X-Bootcamp-Token"
-PROTECTED = ("/_bootcamp/faults", "/_bootcamp/state", "/moto-api")
+PROTECTED = ("/_bootcamp/faults", "/_bootcamp/state", "/_bootcamp/instance-keys", "/moto-api")
 
 
 def write(path: Path) -> str:
