@@ -78,7 +78,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import anonymous, authorize, codec, dispatch, fidelity, lab4_apis, shared, simulator, state_api  # noqa: E402
+from bootcamp.sandbox import anonymous, authorize, dispatch, fidelity, lab4_apis, shared, simulator, state_api  # noqa: E402
 from bootcamp.sandbox.access import CREDENTIAL, JSON_SERVICES, QUERY_CREDENTIAL, ROOT_KEY, listed as _listed  # noqa: E402
 from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402

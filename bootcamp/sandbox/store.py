@@ -30,7 +30,10 @@ Design (why this shape):
   (`state.refused-<time>/`) and starts empty.
 - Restore runs on every start before serving: load every file, then fill each backend object
   in place, so the links between them are the ones that were saved. S3's bucket-name
-  registry is rebuilt from the buckets. Object bytes travel inside the S3 keys' pickles.
+  registry is rebuilt from the buckets. The public AMIs and AWS managed policies every account
+  names are written as references (see `shared`), so bench/sandbox_state.py restores 102 solved
+  lab 4 accounts (120 kB each on disk) in 9.7 s, 4.8 s of it an empty start (31.8 s and 163 kB
+  with copies per account, in the same run on a loaded 2-core machine). Object bytes travel inside the S3 keys' pickles.
 - The sandbox's own extensions live in the same store: lab4_apis keeps its notification
   configurations and warm-ups on moto's objects (saved with them); the app registry is the
   extension file `<state>/sandbox/apps.state`.
