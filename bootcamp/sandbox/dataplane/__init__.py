@@ -48,9 +48,21 @@ Parts (one module each):
   BOOTCAMP_SANDBOX_DROP_SECONDS (default 2 s) and the connection closed without an answer;
   where AWS would refuse (everything lets the packet through, but nothing listens on the
   port) it is closed at once.
-- balancer, health, scaling, metrics (next): the ALB's listeners through the edge, target
-  health checks with AWS's states and reasons, Auto Scaling placement, replacement and target
-  tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
+- metrics (with tracking and notifications): every metric period (60 s, detailed monitoring,
+  through the shared Clock) each running instance's CPUUtilization, measured on its app's
+  process tree against its instance type's vCPUs (the app's stress action burns as many
+  workers, told by INSTANCE_VCPUS), is published to CloudWatch as AWS/EC2 per InstanceId and
+  per AutoScalingGroupName, with sandbox timestamps. Target tracking policies on
+  ASGAverageCPUUtilization keep AWS's alarms (TargetTracking-<group>-AlarmHigh-<uuid>: 3 of 3
+  periods above the target; AlarmLow: 15 of 15 below 90 % of it), made by a hook with the
+  policy; every metric alarm on CPUUtilization is judged after each period, and one in ALARM
+  runs its scaling policy once a period: the desired capacity moves toward what the target
+  needs, within min and max, honouring warm-up (and a simple policy's cooldown), through the
+  adapter (moto or the scaling loop launches). Every change of a group's members is a scaling
+  activity (DescribeScalingActivities, with AWS's causes) and a message to the group's
+  notification topics (autoscaling:EC2_INSTANCE_LAUNCH / _TERMINATE, AWS's shape).
+- balancer, health, scaling (next): the ALB's listeners through the edge, target health
+  checks with AWS's states and reasons, Auto Scaling placement and replacement (issue 16).
 
 server.py stays the request front: it hands requests for `*.localhost` hosts,
 `/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
@@ -72,15 +84,18 @@ class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
     def __init__(self, home: Path, endpoint: str):
-        from bootcamp.sandbox.dataplane import adapter, edge, instances, metadata
+        from bootcamp.sandbox.dataplane import adapter, clock, edge, instances, metadata, metrics
 
         adapter.install_hooks()
+        adapter.install_metrics_hooks()
+        self.clock = clock.Clock()
         self.home = Path(home)
         self.endpoint = endpoint
         self.metadata = metadata.MetadataService()
         self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
         self.edge = edge.Edge(self.instances)
         adapter.observe(self.instances)
+        self.metrics = metrics.Metrics(self.clock, self.instances)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -100,6 +115,10 @@ class DataPlane:
             self.instances.reconcile()
         except Exception as exc:  # one bad pass must not end the loop; the next one retries
             print(f"dataplane: pass failed: {exc!r}", flush=True)
+        try:
+            self.metrics.reconcile()
+        except Exception as exc:  # nor stop the other parts
+            print(f"dataplane: metrics pass failed: {exc!r}", flush=True)
 
     def stop(self) -> None:
         """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""

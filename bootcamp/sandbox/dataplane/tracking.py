@@ -1,0 +1,182 @@
+"""Tracking: metric alarms judged from the published datapoints, and the scaling policies they run.
+
+Desired: every metric alarm on AWS/EC2 CPUUtilization (target tracking's, which the adapter
+makes with the policy as AWS does, and a learner's own) is in the state its last datapoints
+say: ALARM when `DatapointsToAlarm` of the last `EvaluationPeriods` breach the threshold, OK
+when too few can breach any more, INSUFFICIENT_DATA while there are none (missing data is
+"missing", AWS's default). Judged after each period the metrics loop publishes.
+
+While an alarm is in ALARM its Auto Scaling actions run once a period, as CloudWatch runs them:
+- a target tracking policy on ASGAverageCPUUtilization sets the desired capacity to
+  ceil(counted instances x their average CPU / target), within min and max, where counted
+  instances are the members past their warm-up (the policy's EstimatedInstanceWarmup, else the
+  group's DefaultInstanceWarmup, else its DefaultCooldown, as AWS falls back), so instances
+  still warming up neither lower the average nor make it launch twice. AlarmHigh only scales
+  out, AlarmLow only in, and no scale-in while a member warms up. Target tracking has no
+  cooldown on AWS (PutScalingPolicy takes Cooldown for simple scaling only);
+- a simple scaling policy runs (ExecutePolicy's change) unless the group's last scaling
+  activity is within the policy's Cooldown, else the group's DefaultCooldown.
+Step scaling is not run. A change is made by setting the desired capacity through the adapter
+(moto or the scaling loop launches and terminates); its activities say why, in AWS's words.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import time
+
+from bootcamp.sandbox.dataplane import adapter, notifications
+
+OPERATORS = {
+    "GreaterThanThreshold": (lambda v, t: v > t, "greater than"),
+    "GreaterThanOrEqualToThreshold": (lambda v, t: v >= t, "greater than or equal to"),
+    "LessThanThreshold": (lambda v, t: v < t, "less than"),
+    "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
+}
+
+
+def judge(values: list[float], evaluation_periods: int, to_alarm: int, threshold: float,
+          comparison: str) -> str | None:
+    """The state the last periods' values (oldest first, missing ones left out) put an alarm in, or None: no change."""
+    breach = OPERATORS[comparison][0]
+    breaching = sum(1 for v in values if breach(v, threshold))
+    if breaching >= to_alarm:
+        return "ALARM"
+    if not values:
+        return "INSUFFICIENT_DATA"
+    if len(values) - breaching > evaluation_periods - to_alarm:  # M breaches are out of reach
+        return "OK"
+    return None
+
+
+def reason(points: list[tuple[datetime.datetime, float]], state: str, alarm) -> str:
+    """The state reason, as CloudWatch words a threshold crossing."""
+    words = OPERATORS[alarm.comparison][1]
+    shown = ", ".join(f"{v:g} ({t.strftime('%d/%m/%y %H:%M:%S')})" for t, v in reversed(points))
+    if state == "ALARM":
+        count = sum(1 for _, v in points if OPERATORS[alarm.comparison][0](v, alarm.threshold))
+        return (f"Threshold Crossed: {count} datapoint{'s' if count != 1 else ''} [{shown}] were {words} the "
+                f"threshold ({alarm.threshold:g}) (minimum {alarm.datapoints_to_alarm} datapoint"
+                f"{'s' if alarm.datapoints_to_alarm != 1 else ''} for OK -> ALARM transition).")
+    if state == "OK":
+        return (f"Threshold Crossed: {len(points)} datapoint{'s' if len(points) != 1 else ''} [{shown}] "
+                f"{'was' if len(points) == 1 else 'were'} not {words} the threshold ({alarm.threshold:g}).")
+    return "Insufficient Data: no datapoints were received for the evaluation periods."
+
+
+def reason_data(points, alarm, when) -> str:
+    return json.dumps({"version": "1.0", "queryDate": when.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+                       "statistic": alarm.statistic, "period": alarm.period, "threshold": alarm.threshold,
+                       "recentDatapoints": [v for _, v in points],
+                       "evaluatedDatapoints": [{"timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "value": v}
+                                               for t, v in reversed(points)]})
+
+
+def capacity_for(counted: int, average: float, target: float) -> int:
+    """Target tracking's capacity: enough instances to bring the average to the target (rounded up)."""
+    if target <= 0:
+        return counted
+    return math.ceil(round(counted * average / target, 6))
+
+
+def warmup_of(policy, group) -> int:
+    """The policy's warm-up, else the group's default warm-up, else its default cooldown (AWS's fallbacks)."""
+    for value in (policy.warmup, group.default_warmup):
+        if value is not None:
+            return value
+    return group.default_cooldown
+
+
+class Tracking:
+    def __init__(self, clock, notified: notifications.Notifications):
+        self.clock = clock
+        self.notified = notified
+        self.last_activity: dict[tuple, float] = {}  # group key -> monotonic of its last scaling by a policy
+
+    def evaluate(self, end: datetime.datetime, groups: list, latest: dict) -> None:
+        """Judge every alarm on the periods before `end`, then run the actions of those in ALARM."""
+        by_key = {g.key: g for g in groups}
+        for alarm in adapter.alarms():
+            start = end - datetime.timedelta(seconds=alarm.period * alarm.evaluation_periods)
+            points = [(t, v) for t, v, _ in adapter.statistics(alarm.account, alarm.region, alarm, start, end)]
+            state = judge([v for _, v in points], alarm.evaluation_periods, alarm.datapoints_to_alarm,
+                          alarm.threshold, alarm.comparison) or alarm.state
+            if state != alarm.state:
+                adapter.set_alarm_state(alarm, state, reason(points, state, alarm), reason_data(points, alarm, end), end)
+            if state == "ALARM" and alarm.actions_enabled:
+                for arn in alarm.actions:
+                    if ":autoscaling:" in arn and ":scalingPolicy:" in arn:
+                        self._run(arn, alarm, by_key, latest, end)
+
+    def _run(self, arn: str, alarm, groups: dict, latest: dict, when) -> None:
+        policy = adapter.policy_by_arn(arn)
+        group = groups.get((policy.account, policy.region, policy.group)) if policy else None
+        if policy is None or group is None or not policy.enabled:
+            return
+        if policy.type == "TargetTrackingScaling" and policy.metric == "ASGAverageCPUUtilization":
+            desired = self._tracked(policy, group, alarm, latest)
+        elif policy.type == "SimpleScaling":
+            desired = self._simple(policy, group)
+        else:
+            return
+        if desired is None or desired == group.desired:
+            return
+        cause = (f"At {notifications.stamp(when)} a monitor alarm {alarm.name} in state ALARM triggered policy "
+                 f"{policy.name} changing the desired capacity from {group.desired} to {desired}.")
+        adapter.set_desired_capacity(group.account, group.region, group.name, desired)
+        self.last_activity[group.key] = time.monotonic()
+        self._record(group, cause, when)
+
+    def _tracked(self, policy, group, alarm, latest: dict) -> int | None:
+        warmup = warmup_of(policy, group)
+        warmed = [m for m in group.members
+                  if self.clock.elapsed(self.notified.since(group.key, m.id) or time.monotonic()) >= warmup]
+        values = [latest[(group.account, m.id)] for m in warmed if (group.account, m.id) in latest]
+        if not values:
+            return None
+        wanted = min(group.max_size, max(group.min_size, capacity_for(len(values), sum(values) / len(values),
+                                                                      policy.target)))
+        high = alarm.comparison.startswith("GreaterThan")
+        if high:
+            return wanted if wanted > group.desired else None
+        if policy.disable_scale_in or len(warmed) < len(group.members):
+            return None
+        return wanted if wanted < group.desired else None
+
+    def _simple(self, policy, group) -> int | None:
+        cooldown = policy.cooldown if policy.cooldown is not None else group.default_cooldown
+        last = self.last_activity.get(group.key)
+        if last is not None and self.clock.elapsed(last) < cooldown:
+            return None
+        step = policy.adjustment or 0
+        if policy.adjustment_type == "ExactCapacity":
+            wanted = step
+        elif policy.adjustment_type == "PercentChangeInCapacity":  # rounded toward zero, at least one
+            change = int(group.desired * step / 100)
+            wanted = group.desired + (change or (1 if step > 0 else -1 if step < 0 else 0))
+        else:
+            wanted = group.desired + step
+        return min(group.max_size, max(group.min_size, wanted))
+
+    def _record(self, before, cause: str, when) -> None:
+        """One activity per instance in or out, each with the alarm's cause and AWS's capacity words."""
+        after = next((g for g in adapter.groups() if g.key == before.key), None)
+        if after is None:
+            return
+        old, new = {m.id for m in before.members}, {m.id: m for m in after.members}
+        count = len(old)
+        for member in [m for m in before.members if m.id not in new]:
+            text = f"{cause}  {notifications.terminate_cause(when, count, count - 1, member.id)}"
+            self._keep(after, member, notifications.TERMINATE, text, when)
+            count -= 1
+        for member in [m for i, m in new.items() if i not in old]:
+            text = f"{cause}  {notifications.launch_cause(when, count, count + 1)}"
+            self._keep(after, member, notifications.LAUNCH, text, when)
+            count += 1
+
+    def _keep(self, group, member, kind: str, cause: str, when) -> None:
+        act = notifications.activity(group, member, kind, cause, when)
+        adapter.record_activity(group.account, group.region, act)
+        self.notified.explain(group, member.id, kind, act)

@@ -1,0 +1,164 @@
+"""The data plane's metrics and target tracking: an app's real CPU in CloudWatch, the target tracking
+policy's alarms, scaling out and back in, and the group's notifications in a subscribed SQS queue.
+
+One sandbox of its own at BOOTCAMP_SANDBOX_SPEED=60 (a metric period, 60 s, lasts one second
+here), with t2.micro instances (1 vCPU: the stress action burns one process), so the whole story
+costs a few CPU-seconds of stress. Everything goes over HTTP with boto3.
+"""
+
+import base64
+import datetime
+import json
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from bootcamp import userdata
+from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from bootcamp.targets import make_target
+from test_dataplane import target_lab, until
+from test_lab2 import ami
+
+SPEED = 60
+STRESS_SECONDS = 6  # six periods at full CPU: AlarmHigh needs three
+LAUNCH, TERMINATE = "autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_TERMINATE"
+
+
+@pytest.fixture(scope="module")
+def fast_sandbox(tmp_path_factory):
+    settings = Settings.from_env(env={}, home=tmp_path_factory.mktemp("metrics-home"), sandbox_port=control.free_port(),
+                                 sandbox_account="777788880000")
+    control.up(settings, env={"BOOTCAMP_SANDBOX_SPEED": str(SPEED), "BOOTCAMP_SANDBOX_STATE": "off",
+                              "BOOTCAMP_SANDBOX_MAX_APPS": "3"})
+    yield make_target(settings)
+    control.down(settings)
+
+
+@pytest.fixture(scope="module")
+def group(fast_sandbox):
+    """Group cpu-asg (min 1, max 2, t2.micro, the app's user data), notifying a topic an SQS queue follows,
+    with lab 4's policy: average CPU at 30 %, warm-up 300 s."""
+    target = fast_sandbox
+    ec2, sns, sqs = target.client("ec2"), target.client("sns"), target.client("sqs")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    ec2.create_launch_template(LaunchTemplateName="cpu-template", LaunchTemplateData={
+        "ImageId": ami(target_lab(target)), "InstanceType": "t2.micro",
+        "UserData": base64.b64encode(userdata.render(target.region).encode()).decode()})
+    topic = sns.create_topic(Name="cpu-topic")["TopicArn"]
+    queue = sqs.create_queue(QueueName="cpu-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    autoscaling = target.client("autoscaling")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="cpu-asg", LaunchTemplate={"LaunchTemplateName": "cpu-template", "Version": "$Latest"},
+        MinSize=1, MaxSize=2, DesiredCapacity=1, VPCZoneIdentifier=subnet)
+    autoscaling.put_notification_configuration(AutoScalingGroupName="cpu-asg", TopicARN=topic,
+                                               NotificationTypes=[LAUNCH, TERMINATE])
+    autoscaling.put_scaling_policy(
+        AutoScalingGroupName="cpu-asg", PolicyName="cpu30", PolicyType="TargetTrackingScaling",
+        EstimatedInstanceWarmup=300, TargetTrackingConfiguration={
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}, "TargetValue": 30.0})
+    return {"target": target, "autoscaling": autoscaling, "queue": queue, "sqs": sqs,
+            "cloudwatch": target.client("cloudwatch")}
+
+
+def members(g) -> list[str]:
+    found = g["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=["cpu-asg"])["AutoScalingGroups"][0]
+    return [i["InstanceId"] for i in found["Instances"]]
+
+
+def desired(g) -> int:
+    return g["autoscaling"].describe_auto_scaling_groups(
+        AutoScalingGroupNames=["cpu-asg"])["AutoScalingGroups"][0]["DesiredCapacity"]
+
+
+def alarm_names(g) -> dict[str, str]:
+    policy = g["autoscaling"].describe_policies(AutoScalingGroupName="cpu-asg")["ScalingPolicies"][0]
+    return {("high" if "-AlarmHigh-" in a["AlarmName"] else "low"): a["AlarmName"] for a in policy["Alarms"]}
+
+
+def alarm(g, name: str) -> dict:
+    return g["cloudwatch"].describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+
+def cpu(g, name: str, value: str, statistic: str = "Maximum") -> list[float]:
+    """The metric's datapoints over the sandbox's time so far (it runs SPEED times faster than this machine)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found = g["cloudwatch"].get_metric_statistics(
+        Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=[{"Name": name, "Value": value}],
+        StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(days=2), Period=60,
+        Statistics=[statistic])["Datapoints"]
+    return [p[statistic] for p in sorted(found, key=lambda p: p["Timestamp"])]
+
+
+def events(g, seen: list) -> list[dict]:
+    """The Auto Scaling messages the queue received so far (SNS envelopes opened)."""
+    for message in g["sqs"].receive_message(QueueUrl=g["queue"], MaxNumberOfMessages=10).get("Messages", []):
+        seen.append(json.loads(json.loads(message["Body"])["Message"]))
+        g["sqs"].delete_message(QueueUrl=g["queue"], ReceiptHandle=message["ReceiptHandle"])
+    return seen
+
+
+def stress(settings, instance_id: str, seconds: int) -> None:
+    app = until(lambda: next((a for a in control.running_apps(settings) if a["instance"] == instance_id), None),
+                f"the app of {instance_id} runs")
+    body = urllib.parse.urlencode({"seconds": seconds}).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def answered():
+        try:
+            opener.open(urllib.request.Request(f"http://127.0.0.1:{app['port']}/stress", data=body), timeout=5)
+            return True
+        except OSError:
+            return False
+
+    until(answered, "the app takes the stress request")
+
+
+def test_the_policy_keeps_its_alarms_as_aws_does(group):
+    names = alarm_names(group)
+    assert names["high"].startswith("TargetTracking-cpu-asg-AlarmHigh-")
+    assert names["low"].startswith("TargetTracking-cpu-asg-AlarmLow-")
+    high, low = alarm(group, names["high"]), alarm(group, names["low"])
+    for found in (high, low):
+        assert (found["Namespace"], found["MetricName"], found["Statistic"], found["Period"]) == (
+            "AWS/EC2", "CPUUtilization", "Average", 60)
+        assert found["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": "cpu-asg"}]
+        assert found["AlarmActions"][0].endswith(":autoScalingGroupName/cpu-asg:policyName/cpu30")
+    assert (high["Threshold"], high["ComparisonOperator"], high["EvaluationPeriods"], high["DatapointsToAlarm"]) == (
+        30.0, "GreaterThanThreshold", 3, 3)
+    assert (low["Threshold"], low["ComparisonOperator"], low["EvaluationPeriods"], low["DatapointsToAlarm"]) == (
+        27.0, "LessThanThreshold", 15, 15)
+
+
+def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group, fast_sandbox):
+    settings = fast_sandbox.settings
+    first = until(lambda: members(group), "the group launches its instance")[0]
+    stress(settings, first, STRESS_SECONDS)
+    # The app's stress workers are its own processes: the instance's CPU shows them.
+    until(lambda: max(cpu(group, "InstanceId", first) or [0]) > 30, "the instance's CPUUtilization rises")
+    until(lambda: max(cpu(group, "AutoScalingGroupName", "cpu-asg", "Average") or [0]) > 30,
+          "the group's average CPUUtilization rises")
+    names = alarm_names(group)
+    until(lambda: alarm(group, names["high"])["StateValue"] == "ALARM", "AlarmHigh goes to ALARM")
+    until(lambda: desired(group) == 2 and len(members(group)) == 2, "the group scales out to its max")
+    second = next(i for i in members(group) if i != first)
+    launched = group["autoscaling"].describe_scaling_activities(AutoScalingGroupName="cpu-asg")["Activities"][0]
+    assert launched["Description"] == f"Launching a new EC2 instance: {second}"
+    assert f"a monitor alarm {names['high']} in state ALARM triggered policy cpu30 changing the desired capacity " \
+           "from 1 to 2." in launched["Cause"]
+    # The stress is over: fifteen quiet periods put AlarmLow in ALARM and the group back to its min.
+    until(lambda: desired(group) == 1 and len(members(group)) == 1, "the group scales back in", wait=60)
+    assert alarm(group, names["low"])["StateValue"] == "ALARM"
+    seen: list = []
+    until(lambda: {e["Event"] for e in events(group, seen)} >= {LAUNCH, TERMINATE}, "the queue receives both events")
+    launch = next(e for e in seen if e["Event"] == LAUNCH and e["EC2InstanceId"] == second)
+    assert launch["AutoScalingGroupName"] == "cpu-asg" and launch["Service"] == "AWS Auto Scaling"
+    assert launch["Description"] == f"Launching a new EC2 instance: {second}"
+    assert set(launch["Details"]) == {"Subnet ID", "Availability Zone"}
+    terminate = next(e for e in seen if e["Event"] == TERMINATE)
+    assert terminate["Description"] == f"Terminating EC2 instance: {terminate['EC2InstanceId']}"
+    assert names["low"] in terminate["Cause"]
