@@ -17,6 +17,7 @@ import pytest
 
 from bootcamp import userdata
 from bootcamp.sandbox import control
+from bootcamp.sandbox.dataplane import metrics, tracking
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
 from test_dataplane import target_lab, until
@@ -94,6 +95,16 @@ def cpu(g, name: str, value: str, statistic: str = "Maximum") -> list[float]:
     return [p[statistic] for p in sorted(found, key=lambda p: p["Timestamp"])]
 
 
+def metric_data(g, instance_id: str) -> list[float]:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found = g["cloudwatch"].get_metric_data(
+        MetricDataQueries=[{"Id": "cpu", "MetricStat": {"Metric": {
+            "Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+            "Dimensions": [{"Name": "InstanceId", "Value": instance_id}]}, "Period": 60, "Stat": "Maximum"}}],
+        StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(days=2))
+    return found["MetricDataResults"][0]["Values"]
+
+
 def events(g, seen: list) -> list[dict]:
     """The Auto Scaling messages the queue received so far (SNS envelopes opened)."""
     for message in g["sqs"].receive_message(QueueUrl=g["queue"], MaxNumberOfMessages=10).get("Messages", []):
@@ -142,6 +153,7 @@ def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group
     until(lambda: max(cpu(group, "InstanceId", first) or [0]) > 30, "the instance's CPUUtilization rises")
     until(lambda: max(cpu(group, "AutoScalingGroupName", "cpu-asg", "Average") or [0]) > 30,
           "the group's average CPUUtilization rises")
+    assert max(metric_data(group, first)) > 30  # GetMetricData answers from the same datapoints
     names = alarm_names(group)
     until(lambda: alarm(group, names["high"])["StateValue"] == "ALARM", "AlarmHigh goes to ALARM")
     until(lambda: desired(group) == 2 and len(members(group)) == 2, "the group scales out to its max")
@@ -162,3 +174,25 @@ def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group
     terminate = next(e for e in seen if e["Event"] == TERMINATE)
     assert terminate["Description"] == f"Terminating EC2 instance: {terminate['EC2InstanceId']}"
     assert names["low"] in terminate["Cause"]
+
+
+@pytest.mark.parametrize("values, state", [
+    ([31, 40, 35], "ALARM"),  # 3 of 3 above
+    ([31, 29, 35], "OK"),  # one below: 3 of 3 is out of reach
+    ([31, 35], None),  # a period missing: not yet decided, the state stays
+    ([], "INSUFFICIENT_DATA"),
+])
+def test_an_alarm_needs_its_datapoints_to_alarm_of_its_evaluation_periods(values, state):
+    assert tracking.judge(values, 3, 3, 30.0, "GreaterThanThreshold") == state
+
+
+def test_target_tracking_asks_for_enough_instances_to_bring_the_average_to_the_target():
+    assert tracking.capacity_for(1, 100.0, 30.0) == 4  # one instance at 100 %: four at 25 %
+    assert tracking.capacity_for(2, 30.0, 30.0) == 2  # on target: no change (no float rounding up)
+    assert tracking.capacity_for(4, 0.0, 30.0) == 0  # idle: the group's min then bounds it
+
+
+def test_cpu_utilization_is_a_share_of_the_instances_vcpus():
+    assert metrics.utilization(60.0, 60.0, 2) == 50.0  # one busy worker on a t3.micro
+    assert metrics.utilization(150.0, 60.0, 2) == 100.0  # more than the vCPUs had: capped
+    assert metrics.spent({1: 5.0, 2: 1.0}, {1: 7.0, 3: 0.5}) == 2.5  # thread 3 is new, thread 2 ended

@@ -583,7 +583,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_dataplane:
         from bootcamp.sandbox.dataplane import DataPlane
 
-        app.dataplane = DataPlane(args.home, f"http://{args.host}:{args.port}")
+        app.dataplane = DataPlane(args.home, f"http://{args.host}:{args.port}", store=store)
         app.dataplane.start()
     print(f"sandbox: serving on http://{args.host}:{args.port} (moto {moto_version})", flush=True)
     try:

@@ -83,11 +83,12 @@ STATUS_PATH = "/_bootcamp/dataplane"
 class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
-    def __init__(self, home: Path, endpoint: str):
+    def __init__(self, home: Path, endpoint: str, store=None):
         from bootcamp.sandbox.dataplane import adapter, clock, edge, instances, metadata, metrics
 
         adapter.install_hooks()
         adapter.install_metrics_hooks()
+        adapter.keep_writes_in(store)
         self.clock = clock.Clock()
         self.home = Path(home)
         self.endpoint = endpoint

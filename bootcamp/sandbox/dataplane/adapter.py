@@ -8,6 +8,7 @@ change in flight (RuntimeError) simply reads nothing this time: the next pass re
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from dataclasses import dataclass, field
 
@@ -320,6 +321,31 @@ CPU = "CPUUtilization"
 TARGET_TRACKING_ALARM_PERIOD = 60  # AWS's target tracking alarms: 1-minute periods
 HIGH_PERIODS, LOW_PERIODS, LOW_RATIO = 3, 15, 0.9  # AlarmHigh 3 of 3 at the target, AlarmLow 15 of 15 at 90% of it
 DEFAULT_VCPUS = 1
+_store = None  # the sandbox's Store: the loops' writes take an account's lock and are saved as a request's are
+
+
+def keep_writes_in(store) -> None:
+    """Make the loops' writes to moto's state safe beside requests and dumps, and lasting (issue 15)."""
+    global _store
+    _store = store
+
+
+@contextlib.contextmanager
+def _writing(account: str, services: tuple[str, ...] = ("autoscaling",), lasting: bool = True):
+    """Hold the account's lock while a loop writes, as a writing request does; then mark what it changed.
+
+    Metric datapoints are not marked (`lasting=False`): a dump a period per account would cost
+    more than the datapoints are worth; they are saved with the account's next change.
+    """
+    if _store is None or getattr(_store, "folder", None) is None:
+        yield
+        return
+    from bootcamp.sandbox.store import unit_of
+
+    with _store.account_lock(account):
+        yield
+    if lasting:
+        _store.mark({(account, unit_of(s)) for s in services})
 
 
 @dataclass(frozen=True)
@@ -472,14 +498,16 @@ def put_metric_data(account: str, region: str, data: list[dict]) -> None:
     """Publish AWS/EC2 datapoints, as EC2 does: {"MetricName", "Dimensions", "Timestamp", "Value" or
     "StatisticValues", "Unit"}, timestamps in sandbox time."""
     rows = [{**row, "Timestamp": _naive(row["Timestamp"])} for row in data]
-    _cloudwatch(account, region).put_metric_data(NAMESPACE, rows)
+    with _writing(account, lasting=False):
+        _cloudwatch(account, region).put_metric_data(NAMESPACE, rows)
 
 
 def prune_metric_data(account: str, region: str, before: datetime.datetime) -> None:
     """Forget the AWS/EC2 datapoints older than `before` (the list moto keeps grows otherwise)."""
     backend = _cloudwatch(account, region)
     cut = _naive(before)
-    backend.metric_data = [m for m in list(backend.metric_data) if m.namespace != NAMESPACE or m.timestamp >= cut]
+    with _writing(account, lasting=False):
+        backend.metric_data = [m for m in list(backend.metric_data) if m.namespace != NAMESPACE or m.timestamp >= cut]
 
 
 def statistics(account: str, region: str, alarm: Alarm, start: datetime.datetime,
@@ -517,8 +545,9 @@ def set_alarm_state(alarm: Alarm, state: str, reason: str, reason_data: str, whe
     found = _cloudwatch(alarm.account, alarm.region).alarms.get(alarm.name)
     if found is None or found.state_value == state:
         return
-    found.update_state(reason, reason_data, state)
-    found.state_updated_timestamp = _naive(when)
+    with _writing(alarm.account, ("cloudwatch",)):
+        found.update_state(reason, reason_data, state)
+        found.state_updated_timestamp = _naive(when)
 
 
 def set_desired_capacity(account: str, region: str, group: str, desired: int) -> None:
@@ -526,7 +555,8 @@ def set_desired_capacity(account: str, region: str, group: str, desired: int) ->
     scaling loop) launches or terminates toward it; the caller launches nothing itself."""
     from moto.autoscaling.models import autoscaling_backends
 
-    autoscaling_backends[account][region].set_desired_capacity(group, desired)
+    with _writing(account):
+        autoscaling_backends[account][region].set_desired_capacity(group, desired)
 
 
 def notification_topics(account: str, region: str, group: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -545,7 +575,8 @@ def publish(account: str, region: str, topic_arn: str, message: str, subject: st
     topic = sns_backends[account][region].topics.get(topic_arn)
     if topic is None or topic.fifo_topic:
         return False
-    topic.publish(message, subject=subject)
+    with _writing(account, ("sns", "sqs")):
+        topic.publish(message, subject=subject)
     return True
 
 
@@ -558,9 +589,10 @@ def record_activity(account: str, region: str, activity: dict, keep: int = 1000)
     """Keep one scaling activity (DescribeScalingActivities' fields) for DescribeScalingActivities."""
     from moto.autoscaling.models import autoscaling_backends
 
-    kept = _activities(autoscaling_backends[account][region])
-    kept.append(dict(activity))
-    del kept[:-keep]
+    with _writing(account):
+        kept = _activities(autoscaling_backends[account][region])
+        kept.append(dict(activity))
+        del kept[:-keep]
 
 
 def activities(account: str, region: str, group: str = "") -> list[dict]:

@@ -73,6 +73,7 @@ class Notifications:
         self.members: dict[tuple, dict[str, object]] = {}  # group key -> instance id -> Member
         self.first_seen: dict[tuple, dict[str, float]] = {}  # group key -> instance id -> monotonic (warm-up)
         self.explained: dict[tuple[str, str, str], dict] = {}  # (account, instance id, kind) -> its activity
+        self.pending: dict[tuple, str] = {}  # group key -> the cause of a change still to come (a policy's)
         self.started = False
 
     def explain(self, group, member_id: str, kind: str, act: dict) -> None:
@@ -107,8 +108,11 @@ class Notifications:
             for member in added:
                 self._tell(group, member, LAUNCH, count, count + 1, when)
                 count += 1
+            if len(current) == group.desired:
+                self.pending.pop(group.key, None)
         self.members = seen
         self.first_seen = {k: v for k, v in self.first_seen.items() if k in seen}
+        self.pending = {k: v for k, v in self.pending.items() if k in seen}
         self.started = True
 
     def _tell(self, group, member, kind: str, before: int, after: int, when) -> None:
@@ -119,6 +123,8 @@ class Notifications:
                             "Launching" if kind == LAUNCH else "Terminating")), None)
         if act is None:
             cause = launch_cause(when, before, after) if kind == LAUNCH else terminate_cause(when, before, after, member.id)
+            if group.key in self.pending:
+                cause = f"{self.pending[group.key]}  {cause}"
             act = activity(group, member, kind, cause, when)
             adapter.record_activity(group.account, group.region, act)
         for topic, types in adapter.notification_topics(group.account, group.region, group.name):

@@ -165,6 +165,8 @@ class Tracking:
         after = next((g for g in adapter.groups() if g.key == before.key), None)
         if after is None:
             return
+        if len(after.members) != after.desired:  # the scaling loop launches later: its changes get this cause
+            self.notified.pending[after.key] = cause
         old, new = {m.id for m in before.members}, {m.id: m for m in after.members}
         count = len(old)
         for member in [m for m in before.members if m.id not in new]:
