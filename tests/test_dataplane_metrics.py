@@ -20,12 +20,25 @@ from bootcamp.sandbox import control
 from bootcamp.sandbox.dataplane import metrics, tracking
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
-from test_dataplane import target_lab, until
+from test_dataplane import target_lab
 from test_lab2 import ami
 
 SPEED = 60
 STRESS_SECONDS = 6  # six periods at full CPU: AlarmHigh needs three
 LAUNCH, TERMINATE = "autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_TERMINATE"
+WAIT = 30.0
+
+
+def until(check, what: str, wait: float = WAIT):
+    """Poll every 0.3 s (a third of a period here: the polls cost this process CPU), bounded by `wait`."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {wait:g} s: {what}")
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
