@@ -169,6 +169,7 @@ def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group
     assert max(metric_data(group, first)) > 30  # GetMetricData answers from the same datapoints
     names = alarm_names(group)
     until(lambda: alarm(group, names["high"])["StateValue"] == "ALARM", "AlarmHigh goes to ALARM")
+    assert alarm(group, names["high"])["StateReason"].startswith("Threshold Crossed: 3 datapoints [")
     until(lambda: desired(group) == 2 and len(members(group)) == 2, "the group scales out to its max")
     second = next(i for i in members(group) if i != first)
     launched = group["autoscaling"].describe_scaling_activities(AutoScalingGroupName="cpu-asg")["Activities"][0]
@@ -209,3 +210,12 @@ def test_cpu_utilization_is_a_share_of_the_instances_vcpus():
     assert metrics.utilization(60.0, 60.0, 2) == 50.0  # one busy worker on a t3.micro
     assert metrics.utilization(150.0, 60.0, 2) == 100.0  # more than the vCPUs had: capped
     assert metrics.spent({1: 5.0, 2: 1.0}, {1: 7.0, 3: 0.5}) == 2.5  # thread 3 is new, thread 2 ended
+
+
+def test_the_stress_action_burns_one_worker_per_vcpu_of_the_instance_type():
+    from bootcamp.sandbox.dataplane import adapter
+    from employee_directory import instance
+
+    assert (adapter.vcpus("t3.micro"), adapter.vcpus("t2.micro"), adapter.vcpus("c5.2xlarge")) == (2, 1, 8)
+    assert instance.vcpus({"INSTANCE_VCPUS": "2"}) == 2  # what the data plane tells a t3.micro's app
+    assert instance.vcpus({}) >= 1  # on EC2: the machine's own CPUs

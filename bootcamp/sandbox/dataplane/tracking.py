@@ -51,18 +51,25 @@ def judge(values: list[float], evaluation_periods: int, to_alarm: int, threshold
     return None
 
 
+def _plural(count: int, word: str = "datapoint") -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
 def reason(points: list[tuple[datetime.datetime, float]], state: str, alarm) -> str:
-    """The state reason, as CloudWatch words a threshold crossing."""
-    words = OPERATORS[alarm.comparison][1]
-    shown = ", ".join(f"{v:g} ({t.strftime('%d/%m/%y %H:%M:%S')})" for t, v in reversed(points))
+    """The state reason, as CloudWatch words a threshold crossing (newest datapoint first)."""
+    breach, words = OPERATORS[alarm.comparison]
+    shown = lambda chosen: ", ".join(f"{v!r} ({t.strftime('%d/%m/%y %H:%M:%S')})" for t, v in reversed(chosen))  # noqa: E731
     if state == "ALARM":
-        count = sum(1 for _, v in points if OPERATORS[alarm.comparison][0](v, alarm.threshold))
-        return (f"Threshold Crossed: {count} datapoint{'s' if count != 1 else ''} [{shown}] were {words} the "
-                f"threshold ({alarm.threshold:g}) (minimum {alarm.datapoints_to_alarm} datapoint"
-                f"{'s' if alarm.datapoints_to_alarm != 1 else ''} for OK -> ALARM transition).")
+        crossed = [(t, v) for t, v in points if breach(v, alarm.threshold)]
+        return (f"Threshold Crossed: {_plural(len(crossed))} [{shown(crossed)}] "
+                f"{'was' if len(crossed) == 1 else 'were'} {words} the threshold ({alarm.threshold!r}) "
+                f"(minimum {_plural(alarm.datapoints_to_alarm)} for OK -> ALARM transition).")
     if state == "OK":
-        return (f"Threshold Crossed: {len(points)} datapoint{'s' if len(points) != 1 else ''} [{shown}] "
-                f"{'was' if len(points) == 1 else 'were'} not {words} the threshold ({alarm.threshold:g}).")
+        calm = [(t, v) for t, v in points if not breach(v, alarm.threshold)]
+        needed = alarm.evaluation_periods - alarm.datapoints_to_alarm + 1
+        return (f"Threshold Crossed: {len(calm)} out of the last {_plural(len(points))} [{shown(calm)}] "
+                f"{'was' if len(calm) == 1 else 'were'} not {words} the threshold ({alarm.threshold!r}) "
+                f"(minimum {_plural(needed)} for ALARM -> OK transition).")
     return "Insufficient Data: no datapoints were received for the evaluation periods."
 
 
