@@ -172,7 +172,10 @@ def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group
     assert alarm(group, names["high"])["StateReason"].startswith("Threshold Crossed: 3 datapoints [")
     until(lambda: desired(group) == 2 and len(members(group)) == 2, "the group scales out to its max")
     second = next(i for i in members(group) if i != first)
-    launched = group["autoscaling"].describe_scaling_activities(AutoScalingGroupName="cpu-asg")["Activities"][0]
+    activities = group["autoscaling"].describe_scaling_activities(AutoScalingGroupName="cpu-asg")["Activities"]
+    launched = activities[0]  # newest first
+    assert "a user request created an AutoScalingGroup changing the desired capacity from 0 to 1." in next(
+        a["Cause"] for a in activities if a["Description"] == f"Launching a new EC2 instance: {first}")
     assert launched["Description"] == f"Launching a new EC2 instance: {second}"
     assert f"a monitor alarm {names['high']} in state ALARM triggered policy cpu30 changing the desired capacity " \
            "from 1 to 2." in launched["Cause"]

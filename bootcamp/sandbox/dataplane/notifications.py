@@ -9,8 +9,9 @@ activity's id, description and cause, the instance's subnet and AZ), so a subscr
 receives it. A change whose activity another part recorded (tracking's, with the alarm that
 caused it) is told with that activity; any other gets AWS's words for a difference between
 desired and actual capacity. Members are compared between passes: what a group held when the
-loop first saw it (a sandbox that starts, a group just made) is no change, and members present
-at the start count as warmed up.
+loop first saw it is no change to tell (no configuration can name a group not yet made), but a
+group made while the sandbox runs gets its first launches as activities; members present when
+the sandbox starts count as warmed up.
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ class Notifications:
             seen[group.key] = current
             before = self.members.get(group.key)
             born = self.first_seen.setdefault(group.key, {})
-            if before is None:  # first sight: no change; at the start, warmed up
+            if before is None:  # first sight: at the start, members warmed up; later, a group just made
                 for instance_id in current:
                     born.setdefault(instance_id, float("-inf") if not self.started else now)
+                if self.started:
+                    self._created(group, when)
                 continue
             for instance_id in current:
                 born.setdefault(instance_id, now)
@@ -114,6 +117,13 @@ class Notifications:
         self.first_seen = {k: v for k, v in self.first_seen.items() if k in seen}
         self.pending = {k: v for k, v in self.pending.items() if k in seen}
         self.started = True
+
+    def _created(self, group, when) -> None:
+        """The launches of a group's first instances, as activities (AWS's words for a new group)."""
+        made = (f"At {stamp(when)} a user request created an AutoScalingGroup changing the desired capacity "
+                f"from 0 to {group.desired}.  {launch_cause(when, 0, len(group.members))}")
+        for member in group.members:
+            adapter.record_activity(group.account, group.region, activity(group, member, LAUNCH, made, when))
 
     def _tell(self, group, member, kind: str, before: int, after: int, when) -> None:
         act = self.explained.pop((group.account, member.id, kind), None)
