@@ -7,6 +7,7 @@ costs a few CPU-seconds of stress. Everything goes over HTTP with boto3.
 """
 
 import base64
+import dataclasses
 import datetime
 import json
 import time
@@ -222,3 +223,19 @@ def test_the_stress_action_burns_one_worker_per_vcpu_of_the_instance_type():
     assert (adapter.vcpus("t3.micro"), adapter.vcpus("t2.micro"), adapter.vcpus("c5.2xlarge")) == (2, 1, 8)
     assert instance.vcpus({"INSTANCE_VCPUS": "2"}) == 2  # what the data plane tells a t3.micro's app
     assert instance.vcpus({}) >= 1  # on EC2: the machine's own CPUs
+
+
+def test_a_simple_policy_waits_out_its_cooldown_and_stays_within_min_and_max():
+    from bootcamp.sandbox.dataplane import adapter, clock
+
+    group = adapter.Group(account="1", region="r", name="g", arn="arn", min_size=1, max_size=3, desired=2,
+                          default_warmup=None, default_cooldown=300, members=())
+    policy = adapter.Policy(account="1", region="r", group="g", name="p", arn="arn", type="SimpleScaling", metric="",
+                            target=0.0, warmup=None, disable_scale_in=False, enabled=True,
+                            adjustment_type="ChangeInCapacity", adjustment=5, cooldown=None)
+    loop = tracking.Tracking(clock.Clock(1), None)
+    assert loop._simple(policy, group) == 3  # +5, but max 3
+    loop.last_activity[group.key] = time.monotonic()  # it just scaled: the group's 300 s cooldown runs
+    assert loop._simple(policy, group) is None
+    assert tracking.simple_capacity(dataclasses.replace(policy, adjustment_type="PercentChangeInCapacity",
+                                                        adjustment=-10), group) == 1  # at least one

@@ -96,6 +96,24 @@ def warmup_of(policy, group) -> int:
     return group.default_cooldown
 
 
+def cooldown_of(policy, group) -> int:
+    """A simple policy's cooldown, else its group's default cooldown."""
+    return policy.cooldown if policy.cooldown is not None else group.default_cooldown
+
+
+def simple_capacity(policy, group) -> int:
+    """The desired capacity a simple scaling policy asks for, within the group's min and max."""
+    step = policy.adjustment or 0
+    if policy.adjustment_type == "ExactCapacity":
+        wanted = step
+    elif policy.adjustment_type == "PercentChangeInCapacity":  # rounded toward zero, at least one
+        change = int(group.desired * step / 100)
+        wanted = group.desired + (change or (1 if step > 0 else -1 if step < 0 else 0))
+    else:
+        wanted = group.desired + step
+    return min(group.max_size, max(group.min_size, wanted))
+
+
 class Tracking:
     def __init__(self, clock, notified: notifications.Notifications):
         self.clock = clock
@@ -153,19 +171,10 @@ class Tracking:
         return wanted if wanted < group.desired else None
 
     def _simple(self, policy, group) -> int | None:
-        cooldown = policy.cooldown if policy.cooldown is not None else group.default_cooldown
         last = self.last_activity.get(group.key)
-        if last is not None and self.clock.elapsed(last) < cooldown:
+        if last is not None and self.clock.elapsed(last) < cooldown_of(policy, group):
             return None
-        step = policy.adjustment or 0
-        if policy.adjustment_type == "ExactCapacity":
-            wanted = step
-        elif policy.adjustment_type == "PercentChangeInCapacity":  # rounded toward zero, at least one
-            change = int(group.desired * step / 100)
-            wanted = group.desired + (change or (1 if step > 0 else -1 if step < 0 else 0))
-        else:
-            wanted = group.desired + step
-        return min(group.max_size, max(group.min_size, wanted))
+        return simple_capacity(policy, group)
 
     def _record(self, before, cause: str, when) -> None:
         """One activity per instance in or out, each with the alarm's cause and AWS's capacity words."""
