@@ -239,3 +239,26 @@ def test_a_simple_policy_waits_out_its_cooldown_and_stays_within_min_and_max():
     assert loop._simple(policy, group) is None
     assert tracking.simple_capacity(dataclasses.replace(policy, adjustment_type="PercentChangeInCapacity",
                                                         adjustment=-10), group) == 1  # at least one
+
+
+def test_target_tracking_counts_only_instances_past_their_warm_up():
+    from bootcamp.sandbox.dataplane import adapter, clock, notifications
+
+    members = (adapter.Member("i-old", "us-west-2a", "subnet-1"), adapter.Member("i-new", "us-west-2b", "subnet-2"))
+    group = adapter.Group(account="1", region="r", name="g", arn="arn", min_size=1, max_size=4, desired=2,
+                          default_warmup=None, default_cooldown=300, members=members)
+    policy = adapter.Policy(account="1", region="r", group="g", name="p", arn="arn", type="TargetTrackingScaling",
+                            metric="ASGAverageCPUUtilization", target=30.0, warmup=300, disable_scale_in=False,
+                            enabled=True, adjustment_type="", adjustment=None, cooldown=None)
+    high = adapter.Alarm("1", "r", "high", "AWS/EC2", "CPUUtilization", (), "Average", 60, 3, 3, 30.0,
+                         "GreaterThanThreshold", "ALARM", (), True)
+    low = dataclasses.replace(high, name="low", threshold=27.0, comparison="LessThanThreshold")
+    seen = notifications.Notifications(clock.Clock(1))
+    seen.first_seen[group.key] = {"i-old": time.monotonic() - 400, "i-new": time.monotonic()}  # i-new: 0 s of 300
+    loop = tracking.Tracking(clock.Clock(1), seen)
+    # i-old at 90 % alone asks for 3; i-new's idle 0 % (still warming up) does not pull the average down.
+    assert loop._tracked(policy, group, high, {("1", "i-old"): 90.0, ("1", "i-new"): 0.0}) == 3
+    # No scale-in while a member warms up, though the group idles.
+    assert loop._tracked(policy, group, low, {("1", "i-old"): 0.0, ("1", "i-new"): 0.0}) is None
+    seen.first_seen[group.key]["i-new"] = time.monotonic() - 400
+    assert loop._tracked(policy, group, low, {("1", "i-old"): 0.0, ("1", "i-new"): 0.0}) == 1  # the group's min
