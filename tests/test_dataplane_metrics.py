@@ -72,6 +72,11 @@ def group(fast_sandbox):
         MinSize=1, MaxSize=2, DesiredCapacity=1, VPCZoneIdentifier=subnet)
     autoscaling.put_notification_configuration(AutoScalingGroupName="cpu-asg", TopicARN=topic,
                                                NotificationTypes=[LAUNCH, TERMINATE])
+    # A learner's own alarm on the group's CPU, telling the topic (the queue then hears of it too).
+    target.client("cloudwatch").put_metric_alarm(
+        AlarmName="cpu-busy", Namespace="AWS/EC2", MetricName="CPUUtilization", Statistic="Average", Period=60,
+        EvaluationPeriods=1, Threshold=50.0, ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic],
+        Dimensions=[{"Name": "AutoScalingGroupName", "Value": "cpu-asg"}])
     autoscaling.put_scaling_policy(
         AutoScalingGroupName="cpu-asg", PolicyName="cpu30", PolicyType="TargetTrackingScaling",
         EstimatedInstanceWarmup=300, TargetTrackingConfiguration={
@@ -120,7 +125,7 @@ def metric_data(g, instance_id: str) -> list[float]:
 
 
 def events(g, seen: list) -> list[dict]:
-    """The Auto Scaling messages the queue received so far (SNS envelopes opened)."""
+    """The Auto Scaling and CloudWatch messages the queue received so far (SNS envelopes opened)."""
     for message in g["sqs"].receive_message(QueueUrl=g["queue"], MaxNumberOfMessages=10).get("Messages", []):
         seen.append(json.loads(json.loads(message["Body"])["Message"]))
         g["sqs"].delete_message(QueueUrl=g["queue"], ReceiptHandle=message["ReceiptHandle"])
@@ -184,14 +189,17 @@ def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group
     until(lambda: desired(group) == 1 and len(members(group)) == 1, "the group scales back in", wait=60)
     assert alarm(group, names["low"])["StateValue"] == "ALARM"
     seen: list = []
-    until(lambda: {e["Event"] for e in events(group, seen)} >= {LAUNCH, TERMINATE}, "the queue receives both events")
-    launch = next(e for e in seen if e["Event"] == LAUNCH and e["EC2InstanceId"] == second)
+    until(lambda: {e.get("Event") for e in events(group, seen)} >= {LAUNCH, TERMINATE}, "the queue receives both events")
+    launch = next(e for e in seen if e.get("Event") == LAUNCH and e["EC2InstanceId"] == second)
     assert launch["AutoScalingGroupName"] == "cpu-asg" and launch["Service"] == "AWS Auto Scaling"
     assert launch["Description"] == f"Launching a new EC2 instance: {second}"
     assert set(launch["Details"]) == {"Subnet ID", "Availability Zone"}
-    terminate = next(e for e in seen if e["Event"] == TERMINATE)
+    terminate = next(e for e in seen if e.get("Event") == TERMINATE)
     assert terminate["Description"] == f"Terminating EC2 instance: {terminate['EC2InstanceId']}"
     assert names["low"] in terminate["Cause"]
+    busy = next(e for e in seen if e.get("AlarmName") == "cpu-busy" and e["NewStateValue"] == "ALARM")
+    assert busy["Trigger"]["Dimensions"] == [{"value": "cpu-asg", "name": "AutoScalingGroupName"}]
+    assert busy["NewStateReason"].startswith("Threshold Crossed: 1 datapoint [")
 
 
 @pytest.mark.parametrize("values, state", [

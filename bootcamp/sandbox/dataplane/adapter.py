@@ -408,6 +408,10 @@ class Alarm:
     state: str
     actions: tuple[str, ...]
     actions_enabled: bool
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    description: str = ""
+    arn: str = ""
 
 
 def _naive(when: datetime.datetime) -> datetime.datetime:
@@ -536,7 +540,9 @@ def alarms(namespace: str = NAMESPACE, metric: str = CPU) -> list[Alarm]:
                     period=int(a.period or 60), evaluation_periods=int(a.evaluation_periods or 1),
                     datapoints_to_alarm=int(a.datapoints_to_alarm or a.evaluation_periods or 1),
                     threshold=float(a.threshold), comparison=a.comparison_operator, state=a.state_value,
-                    actions=tuple(a.alarm_actions or ()), actions_enabled=bool(a.actions_enabled)))
+                    actions=tuple(a.alarm_actions or ()), actions_enabled=bool(a.actions_enabled),
+                    ok_actions=tuple(a.ok_actions or ()), insufficient_data_actions=tuple(a.insufficient_data_actions or ()),
+                    description=a.description or "", arn=a.alarm_arn))
     return found
 
 
@@ -548,6 +554,16 @@ def set_alarm_state(alarm: Alarm, state: str, reason: str, reason_data: str, whe
     with _writing(alarm.account, ("cloudwatch",)):
         found.update_state(reason, reason_data, state)
         found.state_updated_timestamp = _naive(when)
+
+
+def region_name(region: str) -> str:
+    """A region's long name as AWS's messages write it ("US West (Oregon)"), from botocore's endpoints."""
+    from botocore.loaders import Loader
+
+    for partition in Loader().load_data("endpoints")["partitions"]:
+        if region in partition["regions"]:
+            return partition["regions"][region].get("description", region)
+    return region
 
 
 def set_desired_capacity(account: str, region: str, group: str, desired: int) -> None:

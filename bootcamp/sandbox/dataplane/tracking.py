@@ -16,7 +16,8 @@ While an alarm is in ALARM its Auto Scaling actions run once a period, as CloudW
   cooldown on AWS (PutScalingPolicy takes Cooldown for simple scaling only);
 - a simple scaling policy runs (ExecutePolicy's change) unless the group's last scaling
   activity is within the policy's Cooldown, else the group's DefaultCooldown.
-Step scaling is not run. A change is made by setting the desired capacity through the adapter
+An SNS topic among an alarm's actions for its new state gets CloudWatch's alarm message (Subject
+`ALARM: "<name>" in <region's long name>`). Step scaling is not run. A change is made by setting the desired capacity through the adapter
 (moto or the scaling loop launches and terminates); its activities say why, in AWS's words.
 """
 
@@ -96,6 +97,24 @@ def warmup_of(policy, group) -> int:
     return group.default_cooldown
 
 
+def alarm_message(alarm, state: str, why: str, when, place: str) -> str:
+    """The JSON CloudWatch sends an alarm's SNS topics when its state changes."""
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return json.dumps({
+        "AlarmName": alarm.name, "AlarmDescription": alarm.description or None, "AWSAccountId": alarm.account,
+        "AlarmConfigurationUpdatedTimestamp": stamp, "NewStateValue": state, "NewStateReason": why,
+        "StateChangeTime": stamp, "Region": place, "AlarmArn": alarm.arn, "OldStateValue": alarm.state,
+        "OKActions": list(alarm.ok_actions), "AlarmActions": list(alarm.actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+        "Trigger": {"MetricName": alarm.metric, "Namespace": alarm.namespace, "StatisticType": "Statistic",
+                    "Statistic": alarm.statistic.upper(), "Unit": None,
+                    "Dimensions": [{"value": v, "name": n} for n, v in alarm.dimensions],
+                    "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
+                    "DatapointsToAlarm": alarm.datapoints_to_alarm, "ComparisonOperator": alarm.comparison,
+                    "Threshold": alarm.threshold, "TreatMissingData": "missing",
+                    "EvaluateLowSampleCountPercentile": ""}})
+
+
 def cooldown_of(policy, group) -> int:
     """A simple policy's cooldown, else its group's default cooldown."""
     return policy.cooldown if policy.cooldown is not None else group.default_cooldown
@@ -129,11 +148,25 @@ class Tracking:
             state = judge([v for _, v in points], alarm.evaluation_periods, alarm.datapoints_to_alarm,
                           alarm.threshold, alarm.comparison) or alarm.state
             if state != alarm.state:
-                adapter.set_alarm_state(alarm, state, reason(points, state, alarm), reason_data(points, alarm, end), end)
+                why = reason(points, state, alarm)
+                adapter.set_alarm_state(alarm, state, why, reason_data(points, alarm, end), end)
+                if alarm.actions_enabled:
+                    self._notify(alarm, state, why, end)
             if state == "ALARM" and alarm.actions_enabled:
                 for arn in alarm.actions:
                     if ":autoscaling:" in arn and ":scalingPolicy:" in arn:
                         self._run(arn, alarm, by_key, latest, end)
+
+    def _notify(self, alarm, state: str, why: str, when) -> None:
+        """Tell the SNS topics among the new state's actions, in CloudWatch's message shape."""
+        actions = {"ALARM": alarm.actions, "OK": alarm.ok_actions, "INSUFFICIENT_DATA": alarm.insufficient_data_actions}
+        topics = [a for a in actions[state] if a.startswith("arn:") and ":sns:" in a]
+        if not topics:
+            return
+        place = adapter.region_name(alarm.region)
+        body = alarm_message(alarm, state, why, when, place)
+        for topic in topics:
+            adapter.publish(alarm.account, alarm.region, topic, body, f'{state}: "{alarm.name}" in {place}'[:100])
 
     def _run(self, arn: str, alarm, groups: dict, latest: dict, when) -> None:
         policy = adapter.policy_by_arn(arn)
