@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 from bootcamp.sandbox.dataplane.names import PUBLIC_ZONE, public_dns_name  # noqa: F401 (the edge's names)
@@ -556,6 +557,7 @@ def set_alarm_state(alarm: Alarm, state: str, reason: str, reason_data: str, whe
         found.state_updated_timestamp = _naive(when)
 
 
+@functools.lru_cache(maxsize=64)
 def region_name(region: str) -> str:
     """A region's long name as AWS's messages write it ("US West (Oregon)"), from botocore's endpoints."""
     from botocore.loaders import Loader
