@@ -31,7 +31,7 @@ WAIT = 30.0
 
 
 def until(check, what: str, wait: float = WAIT):
-    """Poll every 0.3 s (a third of a period here: the polls cost this process CPU), bounded by `wait`."""
+    """Poll every 0.5 s (half a period here: the polls cost this process CPU), bounded by `wait`."""
     deadline = time.monotonic() + wait
     while True:
         found = check()
@@ -39,7 +39,7 @@ def until(check, what: str, wait: float = WAIT):
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {wait:g} s: {what}")
-        time.sleep(0.3)
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
