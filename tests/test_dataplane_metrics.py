@@ -180,8 +180,8 @@ def test_stress_scales_the_group_out_and_back_in_and_the_queue_hears_of_it(group
     second = next(i for i in members(group) if i != first)
     activities = group["autoscaling"].describe_scaling_activities(AutoScalingGroupName="cpu-asg")["Activities"]
     launched = activities[0]  # newest first
-    assert "a user request created an AutoScalingGroup changing the desired capacity from 0 to 1." in next(
-        a["Cause"] for a in activities if a["Description"] == f"Launching a new EC2 instance: {first}")
+    assert any("a user request created an AutoScalingGroup changing the desired capacity from 0 to 1." in a["Cause"]
+               for a in activities)  # the group's first launch
     assert launched["Description"] == f"Launching a new EC2 instance: {second}"
     assert f"a monitor alarm {names['high']} in state ALARM triggered policy cpu30 changing the desired capacity " \
            "from 1 to 2." in launched["Cause"]
@@ -270,3 +270,16 @@ def test_target_tracking_counts_only_instances_past_their_warm_up():
     assert loop._tracked(policy, group, low, {("1", "i-old"): 0.0, ("1", "i-new"): 0.0}) is None
     seen.first_seen[group.key]["i-new"] = time.monotonic() - 400
     assert loop._tracked(policy, group, low, {("1", "i-old"): 0.0, ("1", "i-new"): 0.0}) == 1  # the group's min
+
+
+def test_an_instance_terminated_under_its_group_is_told_as_an_ec2_health_check_found_it(group, fast_sandbox):
+    victim = until(lambda: members(group), "the group has an instance")[0]
+    until(lambda: any(a["Description"] == f"Launching a new EC2 instance: {victim}" for a in group["autoscaling"]
+                      .describe_scaling_activities(AutoScalingGroupName="cpu-asg")["Activities"]),
+          "the sandbox has seen its launch")
+    group["target"].client("ec2").terminate_instances(InstanceIds=[victim])
+    seen: list = []
+    told = until(lambda: next((e for e in events(group, seen)
+                               if e.get("Event") == TERMINATE and e["EC2InstanceId"] == victim), None),
+                 "the queue hears of the termination")
+    assert "in response to an EC2 health check indicating it has been terminated or stopped" in told["Cause"]

@@ -368,6 +368,7 @@ class Group:
     default_warmup: int | None  # DefaultInstanceWarmup, None when not set
     default_cooldown: int
     members: tuple[Member, ...]
+    gone: tuple[str, ...] = ()  # instances the group still holds that were stopped or terminated under it
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -450,13 +451,15 @@ def _autoscaling_backends():
 
 
 def _group_view(account: str, region: str, g) -> Group:
+    states = list(g.instance_states)
     members = tuple(Member(id=s.instance.id, az=s.instance.placement.zone or "", subnet_id=s.instance.subnet_id or "")
-                    for s in list(g.instance_states) if s.instance._state.name in ("pending", "running"))
+                    for s in states if s.instance._state.name in ("pending", "running"))
+    gone = tuple(s.instance.id for s in states if s.instance._state.name not in ("pending", "running"))
     warmup = getattr(g, "default_instance_warmup", None)
     return Group(account=account, region=region, name=g.name, arn=g.arn, min_size=int(g.min_size or 0),
                  max_size=int(g.max_size or 0), desired=int(g.desired_capacity or 0),
                  default_warmup=None if warmup in (None, "", -1) else int(warmup),
-                 default_cooldown=int(g.default_cooldown or 300), members=members)
+                 default_cooldown=int(g.default_cooldown or 300), members=members, gone=gone)
 
 
 def groups() -> list[Group]:

@@ -8,10 +8,10 @@ shape (Event autoscaling:EC2_INSTANCE_LAUNCH or autoscaling:EC2_INSTANCE_TERMINA
 activity's id, description and cause, the instance's subnet and AZ), so a subscribed SQS queue
 receives it. A change whose activity another part recorded (tracking's, with the alarm that
 caused it) is told with that activity; any other gets AWS's words for a difference between
-desired and actual capacity. Members are compared between passes: what a group held when the
-loop first saw it is no change to tell (no configuration can name a group not yet made), but a
-group made while the sandbox runs gets its first launches as activities; members present when
-the sandbox starts count as warmed up.
+desired and actual capacity. Members are compared between passes; a group made while the
+sandbox runs starts from none (its first launches are told, with AWS's words for a new group,
+to a configuration put before the loop saw them, as AWS's slower launches would be); what runs
+when the sandbox starts is no change, and counts as warmed up.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def terminate_cause(when, before: int, after: int, instance_id: str) -> str:
     return (f"At {stamp(when)} an instance was taken out of service in response to a difference between desired "
             f"and actual capacity, shrinking the capacity from {before} to {after}.  At {stamp(when)} instance "
             f"{instance_id} was selected for termination.")
+
+
+def health_cause(when, instance_id: str) -> str:
+    """Why an instance stopped or terminated under its group leaves it (the scaling loop replaces it)."""
+    return (f"At {stamp(when)} an instance was taken out of service in response to an EC2 health check indicating "
+            f"it has been terminated or stopped.  At {stamp(when)} instance {instance_id} was selected for termination.")
 
 
 def activity(group, member, kind: str, cause: str, when) -> dict:
@@ -93,19 +99,22 @@ class Notifications:
             seen[group.key] = current
             before = self.members.get(group.key)
             born = self.first_seen.setdefault(group.key, {})
-            if before is None:  # first sight: at the start, members warmed up; later, a group just made
+            if before is None and not self.started:  # what runs when the sandbox starts: warmed up, no change
                 for instance_id in current:
-                    born.setdefault(instance_id, float("-inf") if not self.started else now)
-                if self.started:
-                    self._created(group, when)
+                    born.setdefault(instance_id, float("-inf"))
                 continue
+            if before is None:  # a group made since: its first launches, as AWS words a new group's
+                before = {}
+                self.pending[group.key] = (f"At {stamp(when)} a user request created an AutoScalingGroup changing "
+                                           f"the desired capacity from 0 to {group.desired}.")
             for instance_id in current:
                 born.setdefault(instance_id, now)
             added = [m for i, m in current.items() if i not in before]
             removed = [m for i, m in before.items() if i not in current]
             count = len(before)
+            shrunk = group.desired < len(before)  # else a member left though the capacity did not change
             for member in removed:
-                self._tell(group, member, TERMINATE, count, count - 1, when)
+                self._tell(group, member, TERMINATE, count, count - 1, when, health=not shrunk)
                 count -= 1
                 born.pop(member.id, None)
             for member in added:
@@ -118,21 +127,19 @@ class Notifications:
         self.pending = {k: v for k, v in self.pending.items() if k in seen}
         self.started = True
 
-    def _created(self, group, when) -> None:
-        """The launches of a group's first instances, as activities (AWS's words for a new group)."""
-        made = (f"At {stamp(when)} a user request created an AutoScalingGroup changing the desired capacity "
-                f"from 0 to {group.desired}.  {launch_cause(when, 0, len(group.members))}")
-        for member in group.members:
-            adapter.record_activity(group.account, group.region, activity(group, member, LAUNCH, made, when))
-
-    def _tell(self, group, member, kind: str, before: int, after: int, when) -> None:
+    def _tell(self, group, member, kind: str, before: int, after: int, when, health: bool = False) -> None:
         act = self.explained.pop((group.account, member.id, kind), None)
         if act is None:
             act = next((a for a in adapter.activities(group.account, group.region, group.name)
                         if a["Description"].endswith(member.id) and a["Description"].startswith(
                             "Launching" if kind == LAUNCH else "Terminating")), None)
         if act is None:
-            cause = launch_cause(when, before, after) if kind == LAUNCH else terminate_cause(when, before, after, member.id)
+            if kind == LAUNCH:
+                cause = launch_cause(when, before, after)
+            elif health or member.id in group.gone:  # stopped or terminated under it, not by a capacity change
+                cause = health_cause(when, member.id)
+            else:
+                cause = terminate_cause(when, before, after, member.id)
             if group.key in self.pending:
                 cause = f"{self.pending[group.key]}  {cause}"
             act = activity(group, member, kind, cause, when)
