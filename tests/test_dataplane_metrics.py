@@ -1,9 +1,12 @@
 """The data plane's metrics and target tracking: an app's real CPU in CloudWatch, the target tracking
-policy's alarms, scaling out and back in, and the group's notifications in a subscribed SQS queue.
+policy's alarms, scaling out and back in, the group's notifications and a learner's own alarm in a
+subscribed SQS queue, and the pure rules behind them (alarm evaluation, target capacity, warm-up,
+cooldown, CPU share).
 
 One sandbox of its own at BOOTCAMP_SANDBOX_SPEED=60 (a metric period, 60 s, lasts one second
-here), with t2.micro instances (1 vCPU: the stress action burns one process), so the whole story
-costs a few CPU-seconds of stress. Everything goes over HTTP with boto3.
+here), with t2.micro instances (1 vCPU: the stress action burns one process for 6 s), so the whole
+file costs about 14 CPU-seconds (measured at load 23: 9.7 s this process, 4.3 s its sandbox's).
+Everything goes over HTTP with boto3.
 """
 
 import base64
