@@ -545,7 +545,8 @@ def alarms(namespace: str = NAMESPACE, metric: str = CPU) -> list[Alarm]:
                     datapoints_to_alarm=int(a.datapoints_to_alarm or a.evaluation_periods or 1),
                     threshold=float(a.threshold), comparison=a.comparison_operator, state=a.state_value,
                     actions=tuple(a.alarm_actions or ()), actions_enabled=bool(a.actions_enabled),
-                    ok_actions=tuple(a.ok_actions or ()), insufficient_data_actions=tuple(a.insufficient_data_actions or ()),
+                    ok_actions=tuple(a.ok_actions or ()),
+                    insufficient_data_actions=tuple(a.insufficient_data_actions or ()),
                     description=a.description or "", arn=a.alarm_arn))
     return found
 
@@ -644,7 +645,8 @@ def _target_tracking_alarms(backend, policy, account: str, region: str) -> None:
         wanted.append(("Low", round(target * LOW_RATIO, 10), "LessThanThreshold", LOW_PERIODS))
     made = []
     for kind, threshold, comparison, periods in wanted:
-        name = previous.get(kind) or f"TargetTracking-{policy.auto_scaling_group_name}-Alarm{kind}-{mock_random.uuid4()}"
+        group = policy.auto_scaling_group_name
+        name = previous.get(kind) or f"TargetTracking-{group}-Alarm{kind}-{mock_random.uuid4()}"
         old = cloudwatch.alarms.get(name)
         alarm = cloudwatch.put_metric_alarm(
             name=name, namespace=NAMESPACE, metric_name=CPU, comparison_operator=comparison,
@@ -675,7 +677,8 @@ def describe_scaling_activities(self):
     from moto.core.responses import ActionResult
 
     wanted = set(self._get_param("ActivityIds", []) or [])
-    rows = [a for a in reversed(activities(self.current_account, self.region, self._get_param("AutoScalingGroupName") or ""))
+    group = self._get_param("AutoScalingGroupName") or ""
+    rows = [a for a in reversed(activities(self.current_account, self.region, group))
             if not wanted or a["ActivityId"] in wanted]
     start = int(self._get_param("NextToken") or 0) if str(self._get_param("NextToken") or "0").isdigit() else 0
     size = min(max(self._get_int_param("MaxRecords") or 100, 1), 100)

@@ -96,7 +96,8 @@ class Metrics:
         self.instances = instances
         self.period = period
         self.index: int | None = None  # the sandbox period under way
-        self.samples: dict[tuple[str, str], tuple[int, dict, float]] = {}  # (account, id) -> (pid, threads' s, monotonic)
+        # (account, instance id) -> (app pid, thread id -> seconds, time.monotonic()) at the last sample
+        self.samples: dict[tuple[str, str], tuple[int, dict, float]] = {}
         self.latest: dict[tuple[str, str], float] = {}  # (account, id) -> last published CPUUtilization
         self.notifications = notifications.Notifications(clock)
         self.tracking = tracking.Tracking(clock, self.notifications)

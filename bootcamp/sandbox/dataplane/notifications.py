@@ -23,7 +23,8 @@ import uuid
 from bootcamp.sandbox.dataplane import adapter
 
 LAUNCH, TERMINATE = "autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_TERMINATE"
-SUBJECTS = {LAUNCH: 'Auto Scaling: launch for group "{group}"', TERMINATE: 'Auto Scaling: termination for group "{group}"'}
+SUBJECTS = {LAUNCH: 'Auto Scaling: launch for group "{group}"',
+            TERMINATE: 'Auto Scaling: termination for group "{group}"'}
 
 
 def stamp(when) -> str:
@@ -45,7 +46,8 @@ def terminate_cause(when, before: int, after: int, instance_id: str) -> str:
 def health_cause(when, instance_id: str) -> str:
     """Why an instance stopped or terminated under its group leaves it (the scaling loop replaces it)."""
     return (f"At {stamp(when)} an instance was taken out of service in response to an EC2 health check indicating "
-            f"it has been terminated or stopped.  At {stamp(when)} instance {instance_id} was selected for termination.")
+            f"it has been terminated or stopped.  At {stamp(when)} instance {instance_id} was selected for "
+            "termination.")
 
 
 def activity(group, member, kind: str, cause: str, when) -> dict:

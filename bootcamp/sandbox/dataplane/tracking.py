@@ -17,8 +17,9 @@ While an alarm is in ALARM its Auto Scaling actions run once a period, as CloudW
 - a simple scaling policy runs (ExecutePolicy's change) unless the group's last scaling
   activity is within the policy's Cooldown, else the group's DefaultCooldown.
 An SNS topic among an alarm's actions for its new state gets CloudWatch's alarm message (Subject
-`ALARM: "<name>" in <region's long name>`). Step scaling is not run. A change is made by setting the desired capacity through the adapter
-(moto or the scaling loop launches and terminates); its activities say why, in AWS's words.
+`ALARM: "<name>" in <region's long name>`). Step scaling is not run. A change is made by setting the
+desired capacity through the adapter (moto or the scaling loop launches and terminates); its
+activities say why, in AWS's words.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def _plural(count: int, word: str = "datapoint") -> str:
 def reason(points: list[tuple[datetime.datetime, float]], state: str, alarm) -> str:
     """The state reason, as CloudWatch words a threshold crossing (newest datapoint first)."""
     breach, words = OPERATORS[alarm.comparison]
-    shown = lambda chosen: ", ".join(f"{v!r} ({t.strftime('%d/%m/%y %H:%M:%S')})" for t, v in reversed(chosen))  # noqa: E731
+
+    def shown(chosen):
+        return ", ".join(f"{v!r} ({t.strftime('%d/%m/%y %H:%M:%S')})" for t, v in reversed(chosen))
+
     if state == "ALARM":
         crossed = [(t, v) for t, v in points if breach(v, alarm.threshold)]
         return (f"Threshold Crossed: {_plural(len(crossed))} [{shown(crossed)}] "
