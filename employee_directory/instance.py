@@ -54,8 +54,14 @@ def clamp(seconds: int) -> int:
     return max(1, min(seconds, 600))
 
 
+def vcpus(env=None) -> int:
+    """The instance's vCPUs: INSTANCE_VCPUS where the host is not the instance (the sandbox), else its CPUs."""
+    value = (os.environ if env is None else env).get("INSTANCE_VCPUS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else (os.cpu_count() or 1)
+
+
 def stress(seconds: int) -> bool:
-    """Busy every core for 1-600 seconds; False when a run is on already (runs never stack)."""
+    """Busy every vCPU for 1-600 seconds; False when a run is on already (runs never stack)."""
     with _lock:
         if stress_status()["running"]:
             return False
@@ -63,7 +69,7 @@ def stress(seconds: int) -> bool:
         # spawn, not fork: the server has threads, and a forked child may inherit a held lock.
         spawn = multiprocessing.get_context("spawn")
         _stress["procs"] = [spawn.Process(target=_burn, args=(until,), daemon=True)
-                            for _ in range(os.cpu_count() or 1)]
+                            for _ in range(vcpus())]
         for proc in _stress["procs"]:
             proc.start()
         return True

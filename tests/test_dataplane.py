@@ -25,7 +25,8 @@ from test_lab2 import ami, relaunch, ssh_instead_of_http, web_instance
 WAIT = 20.0  # seconds: every wait below is bounded by it
 
 
-def until(check, what: str, wait: float = WAIT):
+def until(check, what: str, wait: float = WAIT, every: float = 0.1):
+    """check()'s first true answer, polled every `every` seconds, bounded by `wait`."""
     deadline = time.monotonic() + wait
     while True:
         found = check()
@@ -33,7 +34,7 @@ def until(check, what: str, wait: float = WAIT):
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {wait:g} s: {what}")
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 def curl(url: str, seconds: int = 15) -> subprocess.CompletedProcess:

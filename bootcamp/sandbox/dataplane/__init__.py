@@ -2,7 +2,8 @@
 
 moto answers the control plane (RunInstances, CreateRoute, ...) and keeps what is asked for.
 The data plane makes it real on this machine: instances serve the Employee Directory app, the
-network decides who reaches them, and (later) load balancers balance and Auto Scaling heals.
+network decides who reaches them, load balancers balance, Auto Scaling heals and scales on the
+apps' real CPU.
 It is a set of small controllers, each a reconcile loop in the Kubernetes manner: read the
 desired state, compare it with what runs, make one small idempotent change toward it, and do
 it again; a crash half-way is healed by the next pass, and a restored sandbox (issue 15)
@@ -52,11 +53,12 @@ Parts (one module each):
   the AZ the group has fewest in (moto put all in the first subnet), with the launch template
   version's (or launch configuration's) instance profile, metadata options and user data,
   register it with the group's target groups, take a scale-in from the AZ with most, and keep
-  the scaling activities (DescribeScalingActivities). The loop replaces a member that is
-  terminated or stopped, impaired, or (HealthCheckType ELB, after the grace period) unhealthy
-  in a target group, and keeps the desired capacity (see `scaling`). Other loops change a
-  group's desired capacity with `adapter.set_desired_capacity` (the cause in its activities)
-  and hear of launches and terminations with `adapter.watch_activities`.
+  the scaling activities (DescribeScalingActivities), the one record of every launch and
+  termination, in AWS's words. The loop replaces a member that is terminated or stopped,
+  impaired, or (HealthCheckType ELB, after the grace period) unhealthy in a target group, and
+  keeps the desired capacity (see `scaling`). Other loops change a group's desired capacity
+  with `adapter.set_desired_capacity(..., why)` (`why` opens the activities' Cause) and hear of
+  launches and terminations with `adapter.watch_activities`.
 - balancer: a load balancer's DNSName is `<name>-<digits>.<region>.elb.localhost`; the edge
   judges the way from this machine to it as for an instance (internet-facing, gateway, routes,
   ACLs, its own security groups; reach.py holds the hops) and balancer.py answers as an ALB:
@@ -68,7 +70,23 @@ Parts (one module each):
   protocol, port, path, timeout, interval, thresholds and matcher on the shared Clock, and
   DescribeTargetHealth (a hook) answers AWS's states and reasons, draining for the
   deregistration delay; `adapter.target_health(account, region, arn)` gives other loops the same.
-- metrics (next): target tracking from the apps' real CPU, and CloudWatch metrics (issue 16).
+- metrics (with tracking and notifications): every metric period (60 s, detailed monitoring,
+  through the shared Clock) each running instance's CPUUtilization, measured on its app's
+  process tree against its instance type's vCPUs (the app's stress action burns as many
+  workers, told by INSTANCE_VCPUS), is published to CloudWatch as AWS/EC2 per InstanceId and
+  per AutoScalingGroupName, with sandbox timestamps. Target tracking policies on
+  ASGAverageCPUUtilization keep AWS's alarms (TargetTracking-<group>-AlarmHigh-<uuid>: 3 of 3
+  periods above the target; AlarmLow: 15 of 15 below 90 % of it), made by a hook with the
+  policy; every metric alarm on CPUUtilization is judged after each period, and one in ALARM
+  runs its scaling policy once a period: the desired capacity moves toward what the target
+  needs, within min and max, honouring warm-up (and a simple policy's cooldown), through
+  `adapter.set_desired_capacity` with the alarm's cause (scaling's hooks launch and terminate
+  and record the activities). Each launch and termination in the activities stream is told
+  once to the group's notification topics (autoscaling:EC2_INSTANCE_LAUNCH / _TERMINATE, AWS's
+  shape); the same stream dates each launch for the warm-up.
+
+Every loop writes to moto's state through `DataPlane.changing(account, services, lasting)`:
+under the account's lock, as a request does, then marked for the store (issue 15).
 
 server.py stays the request front: it hands requests for `*.localhost` hosts,
 `/_bootcamp/imds/` and `/_bootcamp/dataplane` (the apps that run: GET, ?account= filters) to
@@ -79,7 +97,7 @@ from __future__ import annotations
 
 import json
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -87,15 +105,21 @@ TICK = 0.5  # seconds between two passes of the loops
 STATUS_PATH = "/_bootcamp/dataplane"
 
 
+def unguarded(account: str, services: tuple[str, ...] = (), lasting: bool = True):
+    """A loop's writes where there is no store (a loop made on its own, in a test): no lock, nothing marked."""
+    return nullcontext()
+
+
 class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
     def __init__(self, home: Path, endpoint: str, store=None):
-        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata, scaling
+        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata, metrics, scaling
 
         adapter.install_hooks()
         adapter.install_balancer_hooks()
         adapter.install_scaling_hooks()
+        adapter.install_metrics_hooks()
         self.home = Path(home)
         self.endpoint = endpoint
         self.store = store  # bootcamp.sandbox.store.Store: what the loops change is kept as a request's is
@@ -108,6 +132,8 @@ class DataPlane:
         adapter.observe(self.instances)
         adapter.observe_health(self.health)
         self.scaling = scaling.Scaling(self.clock, self.instances, self.changing)
+        self.metrics = metrics.Metrics(self.clock, self.instances, self.changing)
+        adapter.watch_activities(self.metrics.notifications.hear)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,22 +149,29 @@ class DataPlane:
                 self.reconcile()
 
     def reconcile(self) -> None:
-        for part in (self.instances, self.health, self.scaling):
+        for part in (self.instances, self.health, self.scaling, self.metrics):
             try:
                 part.reconcile()
             except Exception as exc:  # one bad pass must not end the loop, nor stop the other parts
                 print(f"dataplane: {type(part).__name__.lower()} pass failed: {exc!r}", flush=True)
 
     @contextmanager
-    def changing(self, account: str):
+    def changing(self, account: str, services: tuple[str, ...] = ("autoscaling",), lasting: bool = True):
         """A loop's change to an account's moto state: under the account's lock, as a request's,
-        and marked for the store (Auto Scaling, EC2 and ELB are its one "compute" unit)."""
+        then marked for the store in the units of `services` (Auto Scaling, EC2, ELB and CloudWatch
+        are one "compute" unit). `lasting=False` (metric datapoints) takes the lock without marking:
+        a dump a period would cost more than the datapoints are worth; the next change saves them."""
         if self.store is None or self.store.folder is None:
             yield
             return
-        with self.store.account_lock(account):
-            yield
-        self.store.mark({(account, "compute")})
+        from bootcamp.sandbox.store import unit_of
+
+        try:
+            with self.store.account_lock(account):
+                yield
+        finally:
+            if lasting:
+                self.store.mark({(account, unit_of(s)) for s in services})
 
     def stop(self) -> None:
         """Stop every app now (the loop, a daemon thread, ends at its next wake-up)."""

@@ -9,6 +9,7 @@ change in flight (RuntimeError) simply reads nothing this time: the next pass re
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 from bootcamp.sandbox.dataplane.names import PUBLIC_ZONE, public_dns_name  # noqa: F401 (the edge's names)
@@ -760,11 +761,11 @@ class Member:
     id: str
     az: str
     subnet_id: str
-    lifecycle: str  # InService, Standby, ...
-    health: str  # the group's view: Healthy or Unhealthy
-    state: str  # EC2's: pending, running, stopped, terminated, ...
-    protected: bool  # from scale-in
-    launched: float  # seconds since the epoch
+    lifecycle: str = "InService"  # InService, Standby, ...
+    health: str = "Healthy"  # the group's view: Healthy or Unhealthy
+    state: str = "running"  # EC2's: pending, running, stopped, terminated, ...
+    protected: bool = False  # from scale-in
+    launched: float = 0.0  # seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -773,12 +774,26 @@ class Group:
     region: str
     name: str
     desired: int
-    health_check_type: str  # EC2 or ELB
-    grace: int  # HealthCheckGracePeriod, AWS seconds
-    target_groups: tuple[str, ...]
-    suspended: frozenset[str]
-    members: tuple[Member, ...]
+    health_check_type: str = "EC2"  # EC2 or ELB
+    grace: int = 0  # HealthCheckGracePeriod, AWS seconds
+    target_groups: tuple[str, ...] = ()
+    suspended: frozenset[str] = frozenset()
+    members: tuple[Member, ...] = ()  # every instance the group holds, stopped and terminated ones too
     launch_failed: bool = False  # whether its latest launch failed (in a request, say)
+    arn: str = ""
+    min_size: int = 0
+    max_size: int = 0
+    default_warmup: int | None = None  # DefaultInstanceWarmup, None when not set
+    default_cooldown: int = 300
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.account, self.region, self.name
+
+    @property
+    def live(self) -> tuple[Member, ...]:
+        """The members that are pending or running (the ones with CPU, the ones target tracking counts)."""
+        return tuple(m for m in self.members if m.state in ("pending", "running"))
 
 
 def _as_backends():
@@ -802,12 +817,16 @@ def groups() -> list[Group]:
     for account, region, backend in _as_backends():
         try:
             for g in list(backend.autoscaling_groups.values()):
+                warmup = getattr(g, "default_instance_warmup", None)
                 found.append(Group(
                     account=account, region=region, name=g.name, desired=int(g.desired_capacity or 0),
                     health_check_type=g.health_check_type or "EC2", grace=int(g.health_check_grace_period or 0),
                     target_groups=tuple(g.target_group_arns),
                     members=tuple(_member(s) for s in list(g.instance_states)), launch_failed=_launch_failed(g),
-                    suspended=frozenset(p["ProcessName"] for p in g.suspended_processes)))
+                    suspended=frozenset(p["ProcessName"] for p in g.suspended_processes), arn=g.arn,
+                    min_size=int(g.min_size or 0), max_size=int(g.max_size or 0),
+                    default_warmup=None if warmup in (None, "", -1) else int(warmup),
+                    default_cooldown=int(g.default_cooldown or 300)))
         except RuntimeError:  # changed under us: the next pass reads again
             continue
     return found
@@ -1245,3 +1264,286 @@ def trim(account: str, region: str, group_name: str) -> None:
     if group is not None and len(group.active_instances()) > int(group.desired_capacity or 0):
         group.set_desired_capacity(group.desired_capacity)
 
+
+
+# --- metrics ---------------------------------------------------------------------------------
+# CloudWatch's AWS/EC2 metrics, target tracking's alarms and policies, and the groups' notification
+# topics: what the metrics, tracking and notifications loops read and write. Groups, desired
+# capacity and scaling activities are the scaling section's (`groups`, `set_desired_capacity`,
+# `watch_activities`); the loops' writes hold the account's lock through `DataPlane.changing`.
+
+NAMESPACE = "AWS/EC2"
+CPU = "CPUUtilization"
+TARGET_TRACKING_ALARM_PERIOD = 60  # AWS's target tracking alarms: 1-minute periods
+HIGH_PERIODS, LOW_PERIODS, LOW_RATIO = 3, 15, 0.9  # AlarmHigh 3 of 3 at the target, AlarmLow 15 of 15 at 90% of it
+DEFAULT_VCPUS = 1
+
+
+@dataclass(frozen=True)
+class Policy:
+    account: str
+    region: str
+    group: str
+    name: str
+    arn: str
+    type: str  # TargetTrackingScaling, SimpleScaling, ...
+    metric: str  # the predefined metric type of a target tracking policy, "" otherwise
+    target: float
+    warmup: int | None  # EstimatedInstanceWarmup, None when not set
+    disable_scale_in: bool
+    enabled: bool
+    adjustment_type: str
+    adjustment: int | None
+    cooldown: int | None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    account: str
+    region: str
+    name: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+    state: str
+    actions: tuple[str, ...]
+    actions_enabled: bool
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    description: str = ""
+    arn: str = ""
+
+
+def _naive(when: datetime.datetime) -> datetime.datetime:
+    """moto keeps metric timestamps as naive UTC."""
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def vcpus(instance_type: str) -> int:
+    """The vCPUs of an instance type, from moto's table of EC2's types (1 for a type it does not know)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    info = INSTANCE_TYPES.get(instance_type, {}).get("VCpuInfo", {})
+    return int(info.get("DefaultVCpus") or DEFAULT_VCPUS)
+
+
+def running_vcpus() -> dict[tuple[str, str], int]:
+    """(account, instance id) -> vCPUs of every running instance."""
+    return {(found[0], found[3].id): vcpus(found[3].instance_type)
+            for found in _moto_instances() if found[3]._state.name == "running"}
+
+
+def instance_vcpus(account: str, instance_id: str) -> int:
+    found = next((f for f in _moto_instances() if f[0] == account and f[3].id == instance_id), None)
+    return vcpus(found[3].instance_type) if found else DEFAULT_VCPUS
+
+
+def _policy_view(account: str, region: str, p) -> Policy:
+    config = p.target_tracking_configuration
+    spec = getattr(config, "PredefinedMetricSpecification", None) or {}
+    warmup = p.estimated_instance_warmup
+    return Policy(account=account, region=region, group=p.auto_scaling_group_name, name=p.name, arn=p.arn,
+                  type=p.policy_type, metric=spec.get("PredefinedMetricType", "") if config else "",
+                  target=float(getattr(config, "TargetValue", 0) or 0) if config else 0.0,
+                  warmup=None if warmup in (None, "") else int(warmup),
+                  disable_scale_in=str(getattr(config, "DisableScaleIn", False)).lower() == "true",
+                  enabled=getattr(p, "enabled", True) is not False,
+                  adjustment_type=p.adjustment_type or "", adjustment=p.scaling_adjustment,
+                  cooldown=p.cooldown)
+
+
+def policy_by_arn(arn: str) -> Policy | None:
+    """The scaling policy an alarm action names (moto's policy ARNs differ only by group and name)."""
+    for account, region, backend in _as_backends():
+        for p in list(backend.policies.values()):
+            if p.arn == arn:
+                return _policy_view(account, region, p)
+    return None
+
+
+def _cloudwatch(account: str, region: str):
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[account][region]
+
+
+def put_metric_data(account: str, region: str, data: list[dict]) -> None:
+    """Publish AWS/EC2 datapoints, as EC2 does: {"MetricName", "Dimensions", "Timestamp", "Value" or
+    "StatisticValues", "Unit"}, timestamps in sandbox time."""
+    rows = [{**row, "Timestamp": _naive(row["Timestamp"])} for row in data]
+    _cloudwatch(account, region).put_metric_data(NAMESPACE, rows)
+
+
+def prune_metric_data(account: str, region: str, before: datetime.datetime) -> None:
+    """Forget the AWS/EC2 datapoints older than `before` (the list moto keeps grows otherwise)."""
+    backend = _cloudwatch(account, region)
+    cut = _naive(before)
+    backend.metric_data = [m for m in list(backend.metric_data) if m.namespace != NAMESPACE or m.timestamp >= cut]
+
+
+def statistics(account: str, region: str, alarm: Alarm, start: datetime.datetime,
+               end: datetime.datetime) -> list[tuple[datetime.datetime, float, float]]:
+    """(period start, the alarm's statistic, sample count) for each period with data, as GetMetricStatistics answers."""
+    found = _cloudwatch(account, region).get_metric_statistics(
+        alarm.namespace, alarm.metric, _naive(start), _naive(end), alarm.period, [alarm.statistic, "SampleCount"],
+        [{"Name": n, "Value": v} for n, v in alarm.dimensions])
+    return [(s.timestamp, float(s.get_statistics_for_type(alarm.statistic)), float(s.sample_count))
+            for s in found if s.get_statistics_for_type(alarm.statistic) is not None]
+
+
+def alarms(namespace: str = NAMESPACE, metric: str = CPU) -> list[Alarm]:
+    """Every metric alarm on one metric (the ones the sandbox can judge), of every account and region."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    found = []
+    for account, regions in list(cloudwatch_backends.items()):
+        for region, backend in list(regions.items()):
+            for a in list(backend.alarms.values()):
+                if a.namespace != namespace or a.metric_name != metric or not a.statistic:
+                    continue
+                found.append(Alarm(
+                    account=account, region=region, name=a.name, namespace=a.namespace, metric=a.metric_name,
+                    dimensions=tuple((d.name, d.value) for d in a.dimensions), statistic=a.statistic,
+                    period=int(a.period or 60), evaluation_periods=int(a.evaluation_periods or 1),
+                    datapoints_to_alarm=int(a.datapoints_to_alarm or a.evaluation_periods or 1),
+                    threshold=float(a.threshold), comparison=a.comparison_operator, state=a.state_value,
+                    actions=tuple(a.alarm_actions or ()), actions_enabled=bool(a.actions_enabled),
+                    ok_actions=tuple(a.ok_actions or ()),
+                    insufficient_data_actions=tuple(a.insufficient_data_actions or ()),
+                    description=a.description or "", arn=a.alarm_arn))
+    return found
+
+
+def set_alarm_state(alarm: Alarm, state: str, reason: str, reason_data: str, when: datetime.datetime) -> None:
+    """Move an alarm to a state (its history keeps the one before), stamped with sandbox time."""
+    found = _cloudwatch(alarm.account, alarm.region).alarms.get(alarm.name)
+    if found is None or found.state_value == state:
+        return
+    found.update_state(reason, reason_data, state)
+    found.state_updated_timestamp = _naive(when)
+
+
+@functools.lru_cache(maxsize=64)
+def region_name(region: str) -> str:
+    """A region's long name as AWS's messages write it ("US West (Oregon)"), from botocore's endpoints."""
+    from botocore.loaders import Loader
+
+    for partition in Loader().load_data("endpoints")["partitions"]:
+        if region in partition["regions"]:
+            return partition["regions"][region].get("description", region)
+    return region
+
+
+def notification_topics(account: str, region: str, group: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(topic ARN, notification types) of a group's notification configurations (lab4_apis keeps them)."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    backend = autoscaling_backends.get(account, {}).get(region) if account in autoscaling_backends else None
+    configurations = backend.__dict__.get("bootcamp_notification_configurations", {}) if backend else {}
+    return [(topic, types) for (name, topic), types in list(configurations.items()) if name == group]
+
+
+def publish(account: str, region: str, topic_arn: str, message: str, subject: str) -> bool:
+    """Publish to an SNS topic (its subscribers receive it); False when the topic is gone."""
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[account][region].topics.get(topic_arn)
+    if topic is None or topic.fifo_topic:
+        return False
+    topic.publish(message, subject=subject)
+    return True
+
+
+def _target_tracking_alarms(backend, policy, account: str, region: str) -> None:
+    """Make or update a target tracking policy's alarms on ASGAverageCPUUtilization as AWS does."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.moto_api._internal import mock_random
+
+    cloudwatch = cloudwatch_backends[account][region]
+    config = policy.target_tracking_configuration
+    spec = getattr(config, "PredefinedMetricSpecification", None) or {}
+    previous = {a["AlarmName"].split("-Alarm")[-1].split("-")[0]: a["AlarmName"]
+                for a in getattr(policy, "alarms", None) or []}
+    if spec.get("PredefinedMetricType") != "ASGAverageCPUUtilization":
+        _delete_alarms(cloudwatch, policy)
+        return
+    target = float(getattr(config, "TargetValue", 0) or 0)
+    wanted = [("High", target, "GreaterThanThreshold", HIGH_PERIODS)]
+    if str(getattr(config, "DisableScaleIn", False)).lower() != "true":
+        wanted.append(("Low", round(target * LOW_RATIO, 10), "LessThanThreshold", LOW_PERIODS))
+    made = []
+    for kind, threshold, comparison, periods in wanted:
+        group = policy.auto_scaling_group_name
+        name = previous.get(kind) or f"TargetTracking-{group}-Alarm{kind}-{mock_random.uuid4()}"
+        old = cloudwatch.alarms.get(name)
+        alarm = cloudwatch.put_metric_alarm(
+            name=name, namespace=NAMESPACE, metric_name=CPU, comparison_operator=comparison,
+            evaluation_periods=periods, datapoints_to_alarm=periods, period=TARGET_TRACKING_ALARM_PERIOD,
+            threshold=threshold, statistic="Average",
+            description=f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.arn}.",
+            dimensions=[{"Name": "AutoScalingGroupName", "Value": policy.auto_scaling_group_name}],
+            alarm_actions=[policy.arn])
+        if old is not None:  # an update keeps the state the alarm was in
+            alarm.state_value, alarm.state_reason = old.state_value, old.state_reason
+            alarm.state_reason_data, alarm.history = old.state_reason_data, old.history
+        else:
+            alarm.state_value, alarm.state_reason = "INSUFFICIENT_DATA", "Unchecked: Initial alarm creation"
+        made.append({"AlarmName": name, "AlarmARN": alarm.alarm_arn})
+    for name in set(previous.values()) - {m["AlarmName"] for m in made}:
+        cloudwatch.alarms.pop(name, None)
+    policy.alarms = made
+
+
+def _delete_alarms(cloudwatch, policy) -> None:
+    for alarm in getattr(policy, "alarms", None) or []:
+        cloudwatch.alarms.pop(alarm["AlarmName"], None)
+    policy.alarms = []
+
+
+def install_metrics_hooks() -> None:
+    """Target tracking policies keep their alarms (made, updated and deleted with the policy and its
+    group, as AWS does: moto 5.2.5 makes none)."""
+    from moto.autoscaling.models import AutoScalingBackend
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    if getattr(AutoScalingBackend, "_bootcamp_alarms", False):
+        return
+    AutoScalingBackend._bootcamp_alarms = True
+    put, delete, delete_group = (AutoScalingBackend.put_scaling_policy, AutoScalingBackend.delete_policy,
+                                 AutoScalingBackend.delete_auto_scaling_group)
+
+    def put_scaling_policy(self, name, policy_type, *args, **kwargs):
+        before = self.policies.get(name)
+        policy = put(self, name, policy_type, *args, **kwargs)
+        if before is not None:
+            policy.alarms = getattr(before, "alarms", [])
+        if policy.policy_type == "TargetTrackingScaling":
+            _target_tracking_alarms(self, policy, self.account_id, self.region_name)
+        elif getattr(policy, "alarms", None):
+            _delete_alarms(cloudwatch_backends[self.account_id][self.region_name], policy)
+        return policy
+
+    def delete_policy(self, name):
+        policy = self.policies.get(name)
+        if policy is not None:
+            _delete_alarms(cloudwatch_backends[self.account_id][self.region_name], policy)
+        return delete(self, name)
+
+    def delete_auto_scaling_group(self, group_name):
+        delete_group(self, group_name)
+        for name, policy in list(self.policies.items()):  # AWS deletes a group's policies and their alarms
+            if policy.auto_scaling_group_name == group_name:
+                _delete_alarms(cloudwatch_backends[self.account_id][self.region_name], policy)
+                del self.policies[name]
+
+    AutoScalingBackend.put_scaling_policy = put_scaling_policy
+    AutoScalingBackend.delete_policy = delete_policy
+    AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group

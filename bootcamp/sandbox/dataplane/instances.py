@@ -224,7 +224,8 @@ class Instances:
                "AWS_DEFAULT_REGION": i.region, "SETTINGS_FILE": str(app.folder / "settings.json"),
                "AWS_ENDPOINT_URL": self.endpoint, "IMDS_ENDPOINT": imds,
                "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
-               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+               "INSTANCE_VCPUS": str(adapter.instance_vcpus(i.account, i.id))}  # the stress action burns as many
         env.update({k: v for k, v in settings.items() if k in APP_SETTINGS and v})
         app.port = _free_port()
         try:

@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from contextlib import nullcontext
 
-from bootcamp.sandbox.dataplane import adapter
+from bootcamp.sandbox.dataplane import adapter, unguarded
 
 IMPAIRED_SECONDS = 60  # AWS seconds of failed status checks before EC2 health says unhealthy
 RETRY_SECONDS, RETRY_MOST = 10, 300  # AWS seconds before a failed launch is tried again
@@ -106,7 +105,7 @@ class Scaling:
     def __init__(self, clock, instances=None, changing=None):
         self.clock = clock
         self.instances = instances  # the Instances controller: whose status is impaired, since when
-        self.changing = changing or (lambda account: nullcontext())  # a change to an account's state
+        self.changing = changing or unguarded  # DataPlane.changing: a change to an account's state
         self.first_seen: dict[tuple[str, str], float] = {}  # member -> when this loop first saw it
         self.impaired_since: dict[tuple[str, str], float] = {}
         self.failures: dict[tuple[str, str, str], tuple[int, float]] = {}  # group -> (failed launches, when)
