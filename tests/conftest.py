@@ -78,6 +78,21 @@ def terminate_apps(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="session")
+def aws_cli(tmp_path_factory) -> Path:
+    """The venv's AWS CLI, loaded once per worker and forked for every command (tests/awscli_server.py).
+
+    The client it yields stands for `aws`: the same argv, environment and streams, the real CLI's
+    own code, every request over HTTP. Its folder holds only it (and the server's socket), so
+    putting the folder first on a shell's PATH makes that shell's `aws` this one.
+    """
+    import awscli_server
+
+    assert (Path(sys.executable).parent / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
+    with awscli_server.running(tmp_path_factory.mktemp("aws-cli")) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def worker_prefix() -> str:
     return f"{os.getpid() % 10000:04d}"
 

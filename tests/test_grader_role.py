@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import pytest
@@ -317,21 +318,21 @@ def test_assume_role_needs_the_trusted_account_and_the_external_id(learner_with_
     assert key.startswith("ASIA") and token
 
 
-def aws_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    """The venv's AWS CLI as the root of that sandbox account."""
+def run_aws(cli: Path, settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """The venv's AWS CLI (forked from the worker's loaded copy, conftest's `aws_cli`) as the root of that account."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID=settings.sandbox_account, AWS_SECRET_ACCESS_KEY=control.SECRET,
                AWS_DEFAULT_REGION="us-west-2", AWS_EC2_METADATA_DISABLED="true")
-    return subprocess.run([sys.executable, "-m", "awscli", *args, "--endpoint-url", control.endpoint(settings),
+    return subprocess.run([str(cli), *args, "--endpoint-url", control.endpoint(settings),
                            "--output", "json"], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_assume_role_with_the_aws_cli(learner_with_role):
+def test_assume_role_with_the_aws_cli(learner_with_role, aws_cli):
     learner, instructor, role_arn = learner_with_role
     base = ["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "cli-grader"]
-    wrong = aws_cli(instructor, *base, "--external-id", "not-the-class-id")
+    wrong = run_aws(aws_cli, instructor, *base, "--external-id", "not-the-class-id")
     assert wrong.returncode != 0 and "AccessDenied" in wrong.stderr, wrong.stderr
-    right = aws_cli(instructor, *base, "--external-id", EXTERNAL_ID)
+    right = run_aws(aws_cli, instructor, *base, "--external-id", EXTERNAL_ID)
     assert right.returncode == 0, right.stderr
     answer = json.loads(right.stdout)
     assert answer["AssumedRoleUser"]["Arn"].endswith(":assumed-role/BootcampGrader/cli-grader")

@@ -17,7 +17,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import awscli_server
 from conftest import ROOT, LabDriver, run_invoke, sandbox_env
 
 from bootcamp.guide import GUIDE_FILE, GuideError, anchor, guide_text, problems, render_guide, runnable_blocks
@@ -148,14 +147,6 @@ def test_an_unreachable_target_gives_placeholders(tmp_path, monkeypatch):
 
 
 # --- the guide is proven: its commands make every step pass ------------------------------------
-
-@pytest.fixture(scope="session")
-def aws_cli(tmp_path_factory):
-    """The venv's AWS CLI, loaded once and forked for every command (see tests/awscli_server.py)."""
-    assert (VENV_BIN / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
-    with awscli_server.running(tmp_path_factory.mktemp("aws-cli")) as client:
-        yield client
-
 
 def replay(blocks: list[str], settings, work: Path, aws_cli: Path) -> subprocess.CompletedProcess:
     """A learner's shell: one bash running the blocks in order, plain `aws` and `invoke` on PATH.

@@ -235,11 +235,10 @@ def aws_only_blocks(lab_id: str, values: dict[str, str]) -> list[str]:
             for block in step.cli if "aws" in block.targets and "embedded" not in block.targets]
 
 
-def test_the_aws_only_blocks_of_lab1s_guide_run_and_pass_on_a_rehearsal(settings, tmp_path, as_instructor):
+def test_the_aws_only_blocks_of_lab1s_guide_run_and_pass_on_a_rehearsal(settings, tmp_path, as_instructor, aws_cli):
     """Step 1.4 on AWS: the guide asks the simulator what each user may do, then stops the instance."""
     from bootcamp.guide_values import learner_values
     from test_guides import VENV_BIN
-    import awscli_server
 
     rehearsed = as_instructor(settings)
     driver = LabDriver("1", rehearsed)
@@ -251,13 +250,12 @@ def test_the_aws_only_blocks_of_lab1s_guide_run_and_pass_on_a_rehearsal(settings
     assert unknown == "" and values["target"] == "aws" and values["account_id"] == settings.sandbox_account
     blocks = aws_only_blocks("1", values)
     assert len(blocks) == 2 and "simulate-principal-policy" in blocks[0]
-    with awscli_server.running(tmp_path) as aws:
-        (tmp_path / "bin").mkdir()
-        (tmp_path / "bin" / "aws").symlink_to(aws)
-        env = {**rehearsal_env(settings), "HOME": str(tmp_path), "LANG": "C.UTF-8", "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_ENDPOINT_URL": control.endpoint(settings), "PATH": f"{tmp_path / 'bin'}{os.pathsep}/usr/bin:/bin"}
-        shell = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
-                               capture_output=True, text=True, timeout=300)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "aws").symlink_to(aws_cli)
+    env = {**rehearsal_env(settings), "HOME": str(tmp_path), "LANG": "C.UTF-8", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_ENDPOINT_URL": control.endpoint(settings), "PATH": f"{tmp_path / 'bin'}{os.pathsep}/usr/bin:/bin"}
+    shell = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
     assert shell.returncode == 0, shell.stdout[-2000:] + shell.stderr[-2000:]
     said = " ".join(shell.stdout.split())
     assert ("user-1 s3:ListAllMyBuckets allowed ec2:DescribeInstances implicitDeny ec2:StopInstances implicitDeny "

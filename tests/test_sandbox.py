@@ -5,6 +5,7 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
@@ -17,15 +18,26 @@ from bootcamp.sandbox.control import free_port
 from conftest import ROOT, run_invoke, sandbox_env
 
 
-def shell(settings, script: str) -> subprocess.CompletedProcess:
-    """bash with the learner's `eval "$(invoke sandbox.env ...)"`, then the script."""
+def run_shell(aws_cli: Path, settings, script: str) -> subprocess.CompletedProcess:
+    """bash with the learner's `eval "$(invoke sandbox.env ...)"`, then the script.
+
+    Its `aws` is the real AWS CLI forked from the worker's loaded copy (conftest's `aws_cli`),
+    whose folder comes first on PATH; everything else is found where the learner's shell finds it.
+    """
     env = {k: v for k, v in sandbox_env(settings).items() if k.startswith("BOOTCAMP_")}
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_"))}
-    return subprocess.run(["bash", "-ec", script], cwd=ROOT, env={**base, **env},
+    path = os.pathsep.join([str(aws_cli.parent), base.get("PATH", os.defpath)])
+    return subprocess.run(["bash", "-ec", script], cwd=ROOT, env={**base, **env, "PATH": path},
                           capture_output=True, text=True, timeout=120)
 
 
-def test_the_aws_cli_works_through_sandbox_env(lab1):
+@pytest.fixture
+def shell(aws_cli):
+    """`shell(settings, script)`: see run_shell."""
+    return lambda settings, script: run_shell(aws_cli, settings, script)
+
+
+def test_the_aws_cli_works_through_sandbox_env(lab1, shell):
     lab1.run("start")
     out = shell(lab1.settings, '''
         eval "$(python -m invoke sandbox.env)"
@@ -38,7 +50,7 @@ def test_the_aws_cli_works_through_sandbox_env(lab1):
     assert lab1.statuses()["1.1"] == "PASS"
 
 
-def test_sandbox_env_as_a_lab_user_is_held_to_its_policies(lab1):
+def test_sandbox_env_as_a_lab_user_is_held_to_its_policies(lab1, shell):
     lab1.run("start")
     lab1.run("solve")
     out = shell(lab1.settings, '''
@@ -149,7 +161,7 @@ def new_bucket(settings, name: str) -> tuple:
     return s3, bucket
 
 
-def test_new_buckets_block_public_access_through_the_aws_cli(settings):
+def test_new_buckets_block_public_access_through_the_aws_cli(settings, shell):
     account = settings.sandbox_account
     four = "PublicAccessBlockConfiguration.[" + ",".join(ALL_FOUR) + "]"
     out = shell(settings, f'''
@@ -164,7 +176,7 @@ def test_new_buckets_block_public_access_through_the_aws_cli(settings):
     assert out.stdout.split("\n")[:2] == ["True\tTrue\tTrue\tTrue"] * 2
 
 
-def test_a_public_policy_waits_for_block_public_policy_off_through_the_aws_cli(settings):
+def test_a_public_policy_waits_for_block_public_policy_off_through_the_aws_cli(settings, shell):
     bucket = f"site-{settings.sandbox_account}"
     policy = bucket_policy(bucket, "*")
     out = shell(settings, f'''
@@ -322,7 +334,7 @@ def test_the_app_registry_without_a_sandbox_says_so_in_one_line(tmp_path):
     control.unregister_app(nowhere, "123456789012", "http://127.0.0.1:8001")  # on exit: no error
 
 
-def test_a_dynamodb_refusal_by_iam_reaches_the_sdk_and_the_cli_in_json(settings):
+def test_a_dynamodb_refusal_by_iam_reaches_the_sdk_and_the_cli_in_json(settings, shell):
     """moto words IAM refusals in XML; DynamoDB's SDKs read JSON, so the reason was lost."""
     root = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
                         aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)
@@ -343,7 +355,7 @@ def test_a_dynamodb_refusal_by_iam_reaches_the_sdk_and_the_cli_in_json(settings)
     assert "(AccessDeniedException)" in cli.stderr and "dynamodb:ListTables" in cli.stderr
 
 
-def test_dynamodb_permissions_are_judged_per_table(settings):
+def test_dynamodb_permissions_are_judged_per_table(settings, shell):
     """A grant on one table's ARN (as the labs' app role has) allows that table only."""
     root = boto3.client("iam", endpoint_url=control.endpoint(settings), region_name="us-west-2",
                         aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)

@@ -7,7 +7,6 @@ and the network interfaces a launch makes, which go with their instance.
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -18,7 +17,6 @@ from bootcamp.sandbox import control
 from conftest import ROOT, sandbox_env
 
 REGION = "us-west-2"
-AWS_CLI = str(Path(sys.executable).parent / "aws")
 FIVE_TYPES = ["autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_LAUNCH_ERROR",
               "autoscaling:EC2_INSTANCE_TERMINATE", "autoscaling:EC2_INSTANCE_TERMINATE_ERROR",
               "autoscaling:TEST_NOTIFICATION"]
@@ -32,18 +30,28 @@ def client(settings, service: str, region: str = REGION, account: str | None = N
                         aws_secret_access_key=control.SECRET)
 
 
-def aws(settings, *args: str) -> subprocess.CompletedProcess:
+def run_aws(cli: Path, settings, *args: str) -> subprocess.CompletedProcess:
     """The AWS CLI as a learner runs it after `eval "$(invoke sandbox.env)"`, answering JSON."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_"))}
-    return subprocess.run([AWS_CLI, *args, "--endpoint-url", control.endpoint(settings), "--output", "json"],
+    return subprocess.run([str(cli), *args, "--endpoint-url", control.endpoint(settings), "--output", "json"],
                           cwd=ROOT, env={**base, **sandbox_env(settings)}, capture_output=True, text=True,
                           timeout=120, check=False)
 
 
-def aws_json(settings, *args: str):
-    done = aws(settings, *args)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout) if done.stdout.strip() else None
+@pytest.fixture
+def aws(aws_cli):
+    """`aws(settings, *args)`: the real AWS CLI, forked from the worker's loaded copy (conftest's `aws_cli`)."""
+    return lambda settings, *args: run_aws(aws_cli, settings, *args)
+
+
+@pytest.fixture
+def aws_json(aws):
+    """`aws_json(settings, *args)`: `aws`'s answer parsed, once it has succeeded."""
+    def answer(settings, *args: str):
+        done = aws(settings, *args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+    return answer
 
 
 def other_account(settings) -> str:
@@ -217,7 +225,7 @@ def test_notification_configurations_are_held_to_iam(settings):
     assert configurations(autoscaling) == entries(group, topic, LAUNCH)
 
 
-def test_notification_configurations_through_the_aws_cli(settings):
+def test_notification_configurations_through_the_aws_cli(settings, aws, aws_json):
     group, topic = a_group(settings, "web"), a_topic(settings, "web-events")
     assert aws_json(settings, "autoscaling", "describe-auto-scaling-notification-types") == {
         "AutoScalingNotificationTypes": FIVE_TYPES}
@@ -332,7 +340,7 @@ def test_an_auto_scaling_group_launches_the_inherited_version(settings):
     assert user_data["UserData"]["Value"] == "ZWNobyB2Mgo="
 
 
-def test_a_version_from_a_source_version_through_the_aws_cli(settings):
+def test_a_version_from_a_source_version_through_the_aws_cli(settings, aws, aws_json):
     first = a_template(client(settings, "ec2"))
     made = aws_json(settings, "ec2", "create-launch-template-version", "--launch-template-name", "app",
                     "--source-version", "1", "--launch-template-data", '{"InstanceType":"t3.micro"}')
@@ -435,7 +443,7 @@ def test_terminating_a_terminated_instance_again_changes_nothing(settings):
     assert interfaces(ec2, subnet) == {}
 
 
-def test_launched_interfaces_through_the_aws_cli(settings):
+def test_launched_interfaces_through_the_aws_cli(settings, aws_json):
     ec2 = client(settings, "ec2")
     subnet, image = a_subnet(ec2), an_image(ec2)
     gone = aws_json(settings, "ec2", "run-instances", "--image-id", image, "--subnet-id", subnet,
@@ -488,7 +496,7 @@ def test_a_scaling_policy_is_described_enabled_or_not_as_put(settings, enabled, 
     assert policy["Enabled"] is described
 
 
-def test_warmup_and_a_disabled_policy_through_the_aws_cli(settings):
+def test_warmup_and_a_disabled_policy_through_the_aws_cli(settings, aws_json):
     a_warm_group(settings)
     aws_json(settings, "autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", "web",
              "--default-instance-warmup", "300")
