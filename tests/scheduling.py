@@ -18,9 +18,10 @@ from __future__ import annotations
 from xdist.scheduler import LoadScopeScheduling
 
 TOGETHER = frozenset({
-    "tests/test_class.py", "tests/test_dataplane.py", "tests/test_grader_role.py", "tests/test_photos.py",
-    "tests/test_sandbox_speedups.py", "tests/test_sandbox_state.py", "tests/test_userdata.py",
-    "tests/test_workflow.py",
+    "tests/test_class.py", "tests/test_dataplane.py", "tests/test_dataplane_balancer.py",
+    "tests/test_dataplane_metrics.py", "tests/test_dataplane_scaling.py", "tests/test_grader_role.py",
+    "tests/test_photos.py", "tests/test_rehearsal.py", "tests/test_sandbox_speedups.py",
+    "tests/test_sandbox_state.py", "tests/test_userdata.py", "tests/test_workflow.py",
 })
 
 # Node id prefixes of the longest units, longest first (CPU seconds on 2 cores, measured with a

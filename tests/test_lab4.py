@@ -269,7 +269,7 @@ MISTAKES = {
                                                     ("Private Subnet 2 (us-west-2b)",
                                                      "not in both public subnets of Lab VPC")),
     "internal ALB": (internal_balancer, ("4.2", "4.7"), ("Web-Application-ALB is internal",
-                                                          "Create it again as Internet-facing")),
+                                                          "again as Internet-facing")),
     "ALB with Web Security Group, not LoadBalancerSG": (balancer_with_the_web_group, "4.2",
                                                         "uses Web Security Group, not security group LoadBalancerSG"),
     "listener forwarding to another target group": (listener_to_another_target_group, ("4.2", "4.7"),

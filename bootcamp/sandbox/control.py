@@ -374,7 +374,7 @@ def local_http(url: str) -> bool:
         return False
 
 
-APPS_TIMEOUT = 2.0  # seconds: app.run asks on start and on exit, a grade before it reads
+APPS_TIMEOUT = 10.0  # seconds; the registry answers at once, but a busy machine may hold a thread that long
 
 
 def _apps_call(settings: Settings, request: urllib.request.Request | str) -> list[dict]:
