@@ -403,9 +403,15 @@ class Store:
         path = self.folder / "accounts" / account / f"{unit}.state"
         for attempt in range(3):
             try:
+                # The file is written under the account's lock too, so a reset of the account
+                # (which takes it) never sees its folder come back from a dump taken before it.
                 with self.account_lock(account):
                     services = live_units(account).get(unit)
                     payload = codec.dump(services, codec.backend_names()) if services else None
+                    if payload is None:
+                        path.unlink(missing_ok=True)
+                        return
+                    write_atomically(path, encode({"kind": "unit", "account": account, "unit": unit}, payload))
                 break
             except RuntimeError as exc:  # a read changed a dict while it was dumped: again
                 self.failures[(account, unit)] = str(exc)
@@ -413,10 +419,6 @@ class Store:
             with self.cond:
                 self.dirty.add((account, unit))
             return
-        if payload is None:
-            path.unlink(missing_ok=True)
-            return
-        write_atomically(path, encode({"kind": "unit", "account": account, "unit": unit}, payload))
         self.failures.pop((account, unit), None)
         self.writes += 1
 
