@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bootcamp.sandbox import control
-from test_sandbox_lab4 import REGION, aws, aws_json, client
+from test_sandbox_lab4 import REGION, aws, aws_json, client  # noqa: F401 (aws, aws_json: fixtures)
 
 
 def error_code(call) -> str:
@@ -79,7 +79,7 @@ def test_an_ec2_dry_run_is_judged_and_changes_nothing(settings):
     assert picture(ec2) == before
 
 
-def test_an_ec2_dry_run_through_the_aws_cli(settings):
+def test_an_ec2_dry_run_through_the_aws_cli(settings, aws, aws_json):
     done = aws(settings, "ec2", "create-vpc", "--cidr-block", "10.9.0.0/16", "--dry-run")
     assert done.returncode != 0 and "(DryRunOperation)" in done.stderr
     assert aws_json(settings, "ec2", "describe-vpcs", "--filters", "Name=cidr,Values=10.9.0.0/16")["Vpcs"] == []
@@ -93,7 +93,7 @@ def test_an_ec2_refusal_is_unauthorized_operation_naming_the_action(settings):
     assert error["Code"] == "UnauthorizedOperation" and "ec2:DescribeVpcs" in error["Message"]
 
 
-def test_the_caller_identity_of_an_account_root(settings):
+def test_the_caller_identity_of_an_account_root(settings, aws_json):
     account = settings.sandbox_account
     answer = aws_json(settings, "sts", "get-caller-identity")
     assert answer == {"UserId": account, "Account": account, "Arn": f"arn:aws:iam::{account}:root"}
@@ -110,7 +110,7 @@ def a_web_instance(ec2, built: dict, **launch) -> tuple[str, str]:
     return instance["InstanceId"], group
 
 
-def test_an_instance_launched_with_a_network_interface_shows_its_groups(settings):
+def test_an_instance_launched_with_a_network_interface_shows_its_groups(settings, aws_json):
     ec2 = client(settings, "ec2")
     instance, group = a_web_instance(ec2, network(ec2))
     described = aws_json(settings, "ec2", "describe-instances", "--instance-ids", instance)
@@ -126,7 +126,7 @@ def a_target_group(settings, vpc: str) -> str:
                                      TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
 
 
-def test_only_instances_of_the_target_groups_vpc_can_be_registered(settings):
+def test_only_instances_of_the_target_groups_vpc_can_be_registered(settings, aws):
     ec2, elbv2 = client(settings, "ec2"), client(settings, "elbv2")
     built = network(ec2)
     instance, _ = a_web_instance(ec2, built)
