@@ -59,22 +59,20 @@ def sandbox(sandbox_home):
 def settings(sandbox, worker_prefix):
     """Settings for a fresh, empty sandbox account: tests never see each other's resources.
 
-    At teardown, the instances that run an app in it are terminated, so the sandbox's apps
-    (at most BOOTCAMP_SANDBOX_MAX_APPS) stay free for the next tests.
+    At teardown the account is emptied (as `sandbox.reset --account` does), so what it ran stops:
+    its apps, their health checks and metrics. Terminating its instances would not do: an Auto
+    Scaling group replaces them, and the account would go on costing the rest of the run.
     """
     made = sandbox.but(sandbox_account=f"{worker_prefix}{next(_accounts):08d}", owner="tester")
     yield made
-    terminate_apps(made)
+    empty_account(made)
 
 
-def terminate_apps(settings: Settings) -> None:
+def empty_account(settings: Settings) -> None:
     try:
-        apps = control.running_apps(settings, settings.sandbox_account)
-    except OSError:
+        control.reset(settings, settings.sandbox_account)
+    except (OSError, control.SandboxError):
         return  # the test stopped its sandbox
-    for app in apps:
-        ec2 = make_target(settings.but(region=app["region"])).client("ec2")
-        ec2.terminate_instances(InstanceIds=[app["instance"]])
 
 
 @pytest.fixture(scope="session")

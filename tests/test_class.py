@@ -17,7 +17,7 @@ from bootcamp.redact import redact as strip_secrets
 from bootcamp.errors import BootcampError
 from bootcamp.labmodel import get_lab
 from bootcamp.targets import make_target
-from conftest import LabDriver, run_invoke, sandbox_env, terminate_apps
+from conftest import LabDriver, empty_account, run_invoke, sandbox_env
 
 LAB2 = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
 # Gradescope's autograder results.json, as its documentation specifies the fields we write.
@@ -82,7 +82,7 @@ def klass(sandbox, tmp_path_factory, worker_prefix):
     path.write_text("\n".join(rows) + "\n")
     yield {"roster": path, "expected": expected, "settings": sandbox}
     for n in range(CLASS_SIZE):
-        terminate_apps(sandbox.but(sandbox_account=f"8{worker_prefix}{n:07d}"))
+        empty_account(sandbox.but(sandbox_account=f"8{worker_prefix}{n:07d}"))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from bootcamp import userdata
-from conftest import LabDriver, terminate_apps
+from conftest import LabDriver, empty_account
 from test_dataplane import curl, until
 from test_lab2 import ami, web_instance
 
@@ -30,7 +30,7 @@ def lab(sandbox, worker_prefix):
     driver.run("start")
     driver.run("solve")
     yield driver
-    terminate_apps(settings)
+    empty_account(settings)
 
 
 class Alb:
