@@ -18,7 +18,9 @@ root credentials for any role. Here, as on AWS (see `authorize`):
   bucket or topic policy for the caller and no Deny, on top of the caller's own policies.
 
 `decide` is the one evaluation: a policy document, an action, a resource, the principal (None
-for an identity policy, which names none) and the request's condition keys.
+for an identity policy, which names none) and the request's condition keys. Its wildcards and
+condition operators are `policy_eval`'s, the ones iam:SimulatePrincipalPolicy answers with, so
+the sandbox enforces what its simulator says.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+
+from bootcamp.sandbox import policy_eval
 
 ROOT_KEY = re.compile(r"^\d{12}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -69,9 +73,8 @@ def listed(value) -> list:
 
 
 def like(pattern: str, value: str, case: bool = True) -> bool:
-    """IAM's wildcard match: * is any run of characters, ? any one."""
-    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.fullmatch(regex, value, 0 if case else re.IGNORECASE) is not None
+    """IAM's wildcard match (policy_eval's, the one the simulator uses too)."""
+    return policy_eval.like(pattern, value, ignore_case=not case)
 
 
 def statements(document) -> list[dict]:
@@ -97,37 +100,6 @@ def _named(value, principal: Principal | None) -> bool:
     return bool(mine.intersection(names)) or (bool(principal.role_arn) and principal.role_arn in names)
 
 
-CONDITION_TESTS = {
-    "StringEquals": lambda want, got: got == want,
-    "StringEqualsIgnoreCase": lambda want, got: got.lower() == want.lower(),
-    "StringLike": like,
-    "ArnEquals": lambda want, got: got == want,
-    "ArnLike": like,
-    "Bool": lambda want, got: got.lower() == want.lower(),
-}
-NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-           "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike"}
-
-
-def _condition_met(operator: str, key: str, wanted, context: dict[str, str]) -> bool:
-    """One condition operator on one key. A key the request lacks matches nothing, except for a
-    negated operator, ...IfExists and Null, as AWS evaluates it; an operator not known here is not met."""
-    got = context.get(key.lower())
-    if operator == "Null":
-        return (got is None) == (str(listed(wanted)[0]).lower() == "true")
-    operator = operator.split(":", 1)[-1]  # ForAnyValue:/ForAllValues: on a single value
-    if_exists = operator.endswith("IfExists")
-    operator = operator.removesuffix("IfExists")
-    negated = operator in NEGATED
-    test = CONDITION_TESTS.get(NEGATED.get(operator, operator))
-    if test is None:
-        return False
-    if got is None:
-        return if_exists or negated
-    hit = any(test(str(w), got) for w in listed(wanted))
-    return not hit if negated else hit
-
-
 def _applies(s: dict, action: str, resource: str, principal, context: dict[str, str], judge_principal: bool) -> bool:
     if "NotAction" in s:
         if any(like(a, action, case=False) for a in listed(s["NotAction"])):
@@ -147,8 +119,8 @@ def _applies(s: dict, action: str, resource: str, principal, context: dict[str, 
     conditions = s.get("Condition", {})
     if not isinstance(conditions, dict):
         return False
-    return all(_condition_met(op, key, wanted, context)
-               for op, pairs in conditions.items() if isinstance(pairs, dict) for key, wanted in pairs.items())
+    met, _ = policy_eval.conditions_met(conditions, {key: [value] for key, value in context.items()})
+    return met  # the same conditions as iam:SimulatePrincipalPolicy judges
 
 
 def decide(document, action: str, resource: str, principal: Principal | None = None,

@@ -193,16 +193,17 @@ NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "Stri
            "NumericNotEquals": "NumericEquals", "NotIpAddress": "IpAddress"}
 
 
-def _one_condition(operator: str, wanted: list, got: list[str] | None) -> bool | None:
-    """Whether one operator/key pair is met by the context's values (None: the key is absent)."""
+def _one_condition(operator: str, wanted: list, got: list[str] | None) -> bool:
+    """Whether one operator/key pair is met by the context's values (got None: the key is absent,
+    which meets only Null, ...IfExists and a negated operator, as IAM evaluates it)."""
     quantifier, _, operator = operator.rpartition(":")
     if_exists = operator.endswith("IfExists")
     operator = operator.removesuffix("IfExists")
     if operator == "Null":
         return any((got is None) == (str(w).lower() == "true") for w in wanted)
-    if got is None:
-        return True if if_exists else None
     negated = operator in NEGATED
+    if got is None:
+        return if_exists or negated
     test = TESTS.get(NEGATED.get(operator, operator))
     if test is None:
         return False  # an operator this evaluator does not know is never met
@@ -222,10 +223,10 @@ def conditions_met(conditions: dict, context: dict[str, list[str]]) -> tuple[boo
     met, missing = True, []
     for operator, pairs in conditions.items():
         for key, wanted in (pairs.items() if isinstance(pairs, dict) else ()):
-            verdict = _one_condition(operator, _listed(wanted), lowered.get(key.lower()))
-            if verdict is None:
+            got = lowered.get(key.lower())
+            if got is None and operator.rpartition(":")[2] != "Null":
                 missing.append(key)
-            if not verdict:
+            if not _one_condition(operator, _listed(wanted), got):
                 met = False
     return met, missing
 

@@ -154,17 +154,22 @@ def _add_missing_settings(ctx: Context, bucket: str) -> None:
     ctx.state.update(bucket=bucket)
 
 
-def refuse_foreign_table(ctx: Context) -> None:
-    """A table Employees the lab did not make is the learner's: refused, never filled or tagged."""
+def _table_tags(ctx: Context) -> list[dict] | None:
+    """The tags of table Employees, or None when the account has no such table."""
     ddb = ctx.client("dynamodb")
     try:
         arn = ddb.describe_table(TableName=TABLE)["Table"]["TableArn"]
     except bx.ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            return
+            return None
         raise
-    tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
-    if not ctx.is_ours(tags):
+    return ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+
+
+def refuse_foreign_table(ctx: Context) -> None:
+    """A table Employees the lab did not make is the learner's: refused, never filled or tagged."""
+    tags = _table_tags(ctx)
+    if tags is not None and not ctx.is_ours(tags):
         ctx.refuse_foreign("DynamoDB table", TABLE, tags)
 
 
@@ -263,14 +268,8 @@ def _empty_and_delete(ctx: Context, bucket: str) -> None:
 
 
 def _our_table(ctx: Context) -> bool:
-    ddb = ctx.client("dynamodb")
-    try:
-        arn = ddb.describe_table(TableName=TABLE)["Table"]["TableArn"]
-    except bx.ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise
-    return ctx.is_ours(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+    tags = _table_tags(ctx)
+    return tags is not None and ctx.is_ours(tags)
 
 
 def _learners_own(ctx: Context) -> list[str]:
