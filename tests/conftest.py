@@ -105,6 +105,30 @@ def target(settings):
     return make_target(settings)
 
 
+# Every grade the tests make runs the graders through graders.runner; a pytest session must judge
+# the same evidence alike. One session per lab and language judges them all when the worker ends
+# (a session per grade cost about 0.1-0.4 s each, hundreds of times).
+_graded: list[tuple] = []  # (lab, lang, inventory, the runner's steps, account)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runner_and_session_judge_alike():
+    yield
+    groups: dict[tuple[str, str], list[tuple]] = {}
+    for entry in _graded:
+        groups.setdefault((entry[0].id, entry[1]), []).append(entry)
+    differ = []
+    for (lab_id, lang), entries in groups.items():
+        subjects = {f"grade-{n}": entry[2] for n, entry in enumerate(entries)}
+        current = os.environ.get("PYTEST_CURRENT_TEST")  # the inner session takes it away at its end
+        judged = grading.judge(entries[0][0], subjects, lang, session=True)
+        if current is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = current
+        differ += [f"lab {lab_id} ({lang}), account {entry[4]}" for n, entry in enumerate(entries)
+                   if judged[f"grade-{n}"] != entry[3]]
+    assert not differ, f"graders.runner and a pytest session judged these grades differently: {differ}"
+
+
 class LabDriver:
     """Drives one lab in one account through the library, as the invoke tasks do."""
 
@@ -119,9 +143,7 @@ class LabDriver:
 
     def grade(self, lang: str = "en"):
         result, inventory = grading.grade(self.lab, self.target, self.settings.home, lang)
-        # The grade ran the graders through graders.runner; a pytest session must judge the same evidence alike.
-        [in_session] = grading.judge(self.lab, {result.account: inventory}, lang, session=True).values()
-        assert in_session == result.steps, "graders.runner and a pytest session judged this grade differently"
+        _graded.append((self.lab, lang, inventory, result.steps, self.settings.sandbox_account))
         return result
 
     def statuses(self) -> dict[str, str]:
