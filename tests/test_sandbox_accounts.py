@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from bootcamp import approle
 from bootcamp.errors import SandboxError
 from bootcamp.sandbox import control
-from conftest import another_account
+from conftest import an_image, another_account
 
 REGION = "us-west-2"
 ROOT_SECRET = control.SECRET
@@ -196,7 +196,7 @@ def test_another_accounts_topic_is_refused_unless_its_policy_grants_the_caller(s
 def test_a_public_ami_changed_in_one_account_is_unchanged_in_another(settings):
     other = another_account(settings)
     ec2, theirs = client(settings, "ec2"), client(other, "ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    image = an_image(ec2)
     ami = image["ImageId"]
     assert theirs.describe_images(ImageIds=[ami])["Images"] == [image]  # one set, the same ids
     ec2.modify_image_attribute(ImageId=ami, LaunchPermission={"Add": [{"UserId": other.sandbox_account}]})

@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bootcamp.sandbox import control
+from conftest import an_image
 from test_sandbox_lab4 import REGION, aws, aws_json, client  # noqa: F401 (aws, aws_json: fixtures)
 
 
@@ -103,7 +104,7 @@ def test_the_caller_identity_of_an_account_root(settings, aws_json):
 
 def a_web_instance(ec2, built: dict, **launch) -> tuple[str, str]:
     group = ec2.create_security_group(GroupName="web", Description="web", VpcId=built["vpc"])["GroupId"]
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = an_image(ec2)["ImageId"]
     [instance] = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, NetworkInterfaces=[
         {"DeviceIndex": 0, "SubnetId": built["subnet"], "Groups": [group], "AssociatePublicIpAddress": True}],
         **launch)["Instances"]

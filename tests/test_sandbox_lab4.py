@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from bootcamp.sandbox import control
 from conftest import ROOT, sandbox_env
+from conftest import an_image as amazon_linux_image
 
 REGION = "us-west-2"
 FIVE_TYPES = ["autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_LAUNCH_ERROR",
@@ -60,7 +61,7 @@ def other_account(settings) -> str:
 
 
 def an_image(ec2) -> str:
-    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return amazon_linux_image(ec2)["ImageId"]
 
 
 def a_subnet(ec2) -> str:

@@ -19,7 +19,7 @@ from bootcamp.errors import SandboxError
 from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
-from conftest import LabDriver, run_invoke, sandbox_env
+from conftest import LabDriver, an_image, run_invoke, sandbox_env
 
 PHOTO = bytes(range(256)) * 64  # 16 KiB that are not text
 
@@ -70,7 +70,7 @@ def build_things(settings: Settings, instance: bool = True) -> dict:
     ddb.put_item(TableName="Employees", Item={"id": {"S": "emp-001"}, "name": {"S": "Ana"}})
     made = {"key": key, "bucket": bucket}
     if instance:
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        image = an_image(ec2)["ImageId"]
         made["instance"] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
         ec2.stop_instances(InstanceIds=[made["instance"]])
     return made

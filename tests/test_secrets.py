@@ -14,7 +14,7 @@ from botocore.config import Config
 from bootcamp.redact import REDACTED, redact
 from bootcamp.sandbox import control
 from bootcamp.state import LabState
-from conftest import run_invoke, sandbox_env
+from conftest import an_image, run_invoke, sandbox_env
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -40,7 +40,7 @@ def instance_with_secrets(settings) -> None:
                        aws_access_key_id=settings.sandbox_account, aws_secret_access_key=control.SECRET)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-    ec2.run_instances(ImageId=ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"], InstanceType="t3.micro", MinCount=1, MaxCount=1,
+    ec2.run_instances(ImageId=an_image(ec2)["ImageId"], InstanceType="t3.micro", MinCount=1, MaxCount=1,
                       SubnetId=subnet, UserData=USER_DATA)
 
 
