@@ -12,6 +12,8 @@ This module is the one place where a rehearsal must differ from AWS, and why:
   this machine plays the internet, through the sandbox's edge: an instance at its public DNS
   name (ec2-a-b-c-d.<region>.compute.localhost) and a load balancer at its DNS name, both on
   the endpoint's port, which stands for port 80 (see the README's "The sandbox's data plane").
+  A guide's commands ask the public address itself, as on AWS; a shell that rehearses them has
+  the endpoint for its HTTP proxy (`shell_env`), and the sandbox's edge answers for the address.
 """
 
 from __future__ import annotations
@@ -49,3 +51,13 @@ def instance_url(endpoint: str | None, public_ip: str, region: str) -> str:
 def balancer_url(endpoint: str | None, dns_name: str) -> str:
     """Where this machine asks a load balancer's listener on port 80 by its DNS name."""
     return f"http://{dns_name}{_port(endpoint) if endpoint else ''}"
+
+
+def shell_env(endpoint: str) -> dict[str, str]:
+    """What a shell running a guide's AWS commands on a rehearsal sets: the endpoint for the AWS CLI
+    and the lab's tasks, and for its HTTP proxy (curl's http://<public IPv4>/ and http://<a load
+    balancer's DNS name>/ go to the endpoint, which answers as the internet would; the endpoint's own
+    address goes direct)."""
+    host = urlsplit(endpoint).hostname or "127.0.0.1"
+    return {"AWS_ENDPOINT_URL": endpoint, "BOOTCAMP_ENDPOINT_URL": endpoint,
+            "http_proxy": endpoint, "no_proxy": host}

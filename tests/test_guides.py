@@ -148,8 +148,10 @@ def test_an_unreachable_target_gives_placeholders(tmp_path, monkeypatch):
 
 # --- the guide is proven: its commands make every step pass ------------------------------------
 
-def replay(blocks: list[str], settings, work: Path, aws_cli: Path) -> subprocess.CompletedProcess:
-    """A learner's shell: one bash running the blocks in order, plain `aws` and `invoke` on PATH.
+def replay(blocks: list[str], settings, work: Path, aws_cli: Path, env: dict | None = None,
+           stdin=None) -> subprocess.CompletedProcess:
+    """A learner's shell: one bash running the blocks in order, plain `aws` and `invoke` on PATH; `env`
+    instead of the sandbox's (`sandbox_env`), `stdin` (e.g. a terminal) instead of none.
 
     A learner types `invoke ...` in the project folder, where invoke finds tasks.py. The replay
     runs in a scratch folder instead, so files the commands write (user-data.sh) stay out of the
@@ -161,10 +163,11 @@ def replay(blocks: list[str], settings, work: Path, aws_cli: Path) -> subprocess
     shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "invoke"}" --search-root "{ROOT}" "$@"\n')
     shim.chmod(0o755)
     (shim.parent / "aws").symlink_to(aws_cli)
-    env = {**sandbox_env(settings), "BOOTCAMP_OWNER": settings.owner, "HOME": str(work), "LANG": "C.UTF-8",
+    env = {**(sandbox_env(settings) if env is None else env), "BOOTCAMP_OWNER": settings.owner,
+           "HOME": str(work), "LANG": "C.UTF-8",
            "PATH": os.pathsep.join([str(shim.parent), str(VENV_BIN), "/usr/bin", "/bin"]),
            "AWS_EC2_METADATA_DISABLED": "true"}
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=work, env=env,
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(blocks)], cwd=work, env=env, stdin=stdin,
                           capture_output=True, text=True, timeout=900)
 
 

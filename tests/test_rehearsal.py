@@ -253,3 +253,46 @@ def test_the_aws_only_blocks_of_lab1s_guide_run_and_pass_on_a_rehearsal(settings
             "user-2 s3:ListAllMyBuckets implicitDeny ec2:DescribeInstances allowed ec2:StopInstances implicitDeny "
             "user-3 s3:ListAllMyBuckets implicitDeny ec2:DescribeInstances allowed ec2:StopInstances allowed") in said
     assert driver.failing() == set()
+
+
+@pytest.mark.parametrize("lab_id, says", [
+    ("2", ["HTTP 200"]),  # 2.7: the app at the instance's public address
+    ("3", ["\nok\n", '"reachable": true']),  # 3.3: the app at the instance's public address, and its bucket
+    ("4", ["HTTP 200", '"availability_zone": "us-west-2a"', '"availability_zone": "us-west-2b"']),  # 4.7
+])
+def test_the_aws_guide_runs_and_passes_on_a_rehearsal(lab_id, says, settings, tmp_path, as_instructor, aws_cli):
+    """The aws target's whole guide, in order, in one shell with the real AWS CLI, as an instructor rehearses it:
+    its first block's `lab.start` asks on the terminal and is answered, its AWS-only blocks ask the public
+    addresses themselves (the shell's HTTP proxy is the sandbox: rehearsal.shell_env), and its last block,
+    `invoke lab.grade`, exits 0 only when every step passes."""
+    from bootcamp import rehearsal as rehearsals
+    from bootcamp.guide import render_guide, runnable_blocks
+    from bootcamp.guide_values import learner_values
+    from test_guides import replay
+
+    rehearsed = as_instructor(settings)
+    lab = get_lab(lab_id)
+    values, unknown = learner_values(rehearsed, lab)
+    assert unknown == "" and values["target"] == "aws" and values["region"] == REGION
+    blocks = runnable_blocks(render_guide(lab, "en", "md", values))
+    only_aws = aws_only_blocks(lab_id, values)
+    assert only_aws and all(block in blocks for block in only_aws), "the AWS-only blocks are the guide's"
+    assert not any("sandbox.env" in block for block in blocks)
+    env = {**rehearsal_env(settings), **rehearsals.shell_env(control.endpoint(settings))}
+    terminal, typed = pty.openpty()
+    try:
+        os.write(terminal, b"y\n")  # typed ahead: the answer to lab.start's question
+        shell = replay(blocks, settings, tmp_path, aws_cli, env=env, stdin=typed)
+    finally:
+        os.close(typed)
+        os.close(terminal)
+    output = f"\n--- exit {shell.returncode} ---\n{shell.stdout[-3000:]}\n--- stderr ---\n{shell.stderr[-3000:]}"
+    assert shell.returncode == 0, output
+    asked = f"AWS account {settings.sandbox_account}, region {REGION}"
+    assert asked in shell.stdout and "Continue? [y/N]" in shell.stdout, output
+    assert "(--yes given)" not in shell.stdout
+    for said in says:
+        assert said in shell.stdout, f"{said!r} not in the guide's output" + output
+    score = " ".join(shell.stdout.split()[-14:])
+    assert f"Score {lab.max_points}/{lab.max_points} (all steps pass) on aws, account {settings.sandbox_account}" \
+        in score, output

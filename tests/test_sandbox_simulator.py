@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -125,3 +126,37 @@ def test_an_iam_user_needs_permission_to_simulate_and_simulations_are_counted(ia
     counted = {r["action"]: r["requests"] for r in control.stats(settings)["iam_simulations"]
                if r["account"] == settings.sandbox_account}
     assert counted["SimulatePrincipalPolicy"] == 1  # the refused call was never served
+
+
+RUN_SMALL = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*",
+     "Condition": {"StringLike": {"ec2:InstanceType": ["*.nano", "*.micro"]}}},
+    {"Effect": "Allow", "NotAction": ["iam:*", "ec2:*"], "Resource": "*"}]}
+
+
+def test_what_the_sandbox_enforces_is_what_its_simulator_answers(iam, target):
+    """moto's own evaluation would let cy launch an m5.large (it compares only StringEquals and counts the
+    missing ec2:InstanceType as met); the sandbox decides with the simulator's evaluation instead."""
+    iam.put_user_policy(UserName="cy", PolicyName="RunSmall", PolicyDocument=_doc(RUN_SMALL))
+    key = iam.create_access_key(UserName="cy")["AccessKey"]
+    session = boto3.Session(key["AccessKeyId"], key["SecretAccessKey"], region_name="us-west-2")
+    as_cy = {service: session.client(service, endpoint_url=target.endpoint(service))
+             for service in ("ec2", "sns", "iam")}
+
+    def enforced(call) -> str:
+        try:
+            call()
+        except ClientError as exc:
+            return "allowed" if exc.response["Error"]["Code"] == "DryRunOperation" else exc.response["Error"]["Code"]
+        return "allowed"
+
+    for size in ("t3.micro", "m5.large"):
+        said = simulate(iam, "cy", "ec2:RunInstances", ContextEntries=instance_type(size))["ec2:RunInstances"]
+        done = enforced(lambda: as_cy["ec2"].run_instances(ImageId="ami-12c6146b", InstanceType=size, MinCount=1,
+                                                           MaxCount=1, DryRun=True))
+        expected = ("allowed", "allowed") if size == "t3.micro" else ("implicitDeny", "UnauthorizedOperation")
+        assert (said["EvalDecision"], done) == expected, size  # UnauthorizedOperation: EC2's word, as on AWS
+    said = simulate(iam, "cy", "sns:ListTopics", "iam:ListUsers")
+    assert [said[a]["EvalDecision"] for a in ("sns:ListTopics", "iam:ListUsers")] == ["allowed", "implicitDeny"]
+    assert enforced(as_cy["sns"].list_topics) == "allowed"
+    assert enforced(as_cy["iam"].list_users) == "AccessDenied"

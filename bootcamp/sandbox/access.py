@@ -18,9 +18,11 @@ root credentials for any role. Here, as on AWS (see `authorize`):
   bucket or topic policy for the caller and no Deny, on top of the caller's own policies.
 
 `decide` is the one evaluation: a policy document, an action, a resource, the principal (None
-for an identity policy, which names none) and the request's condition keys. Its wildcards and
-condition operators are `policy_eval`'s, the ones iam:SimulatePrincipalPolicy answers with, so
-the sandbox enforces what its simulator says.
+for an identity policy, which names none) and the request's condition keys. Whether a statement
+applies (Action/NotAction, Resource/NotResource, Principal/NotPrincipal, conditions) is
+`policy_eval.applies`, the test iam:SimulatePrincipalPolicy answers with, so the sandbox enforces
+what its simulator says (tests/test_sandbox_simulator.py holds them to it on a policy moto's own
+check gets wrong).
 """
 
 from __future__ import annotations
@@ -88,52 +90,25 @@ def statements(document) -> list[dict]:
 
 
 def _named(value, principal: Principal | None) -> bool:
-    """Whether a Principal element names this caller (None: an anonymous caller)."""
-    if value == "*":
-        return True
-    if not isinstance(value, dict) or principal is None:
-        return False
-    if principal.service:
-        return principal.service in listed(value.get("Service", []))
-    names = listed(value.get("AWS", []))
-    mine = {"*", principal.account, f"arn:aws:iam::{principal.account}:root", principal.arn}
-    return bool(mine.intersection(names)) or (bool(principal.role_arn) and principal.role_arn in names)
-
-
-def _applies(s: dict, action: str, resource: str, principal, context: dict[str, str], judge_principal: bool) -> bool:
-    if "NotAction" in s:
-        if any(like(a, action, case=False) for a in listed(s["NotAction"])):
-            return False
-    elif not any(like(a, action, case=False) for a in listed(s.get("Action", []))):
-        return False
-    if "Resource" in s and not any(like(r, resource) for r in listed(s["Resource"])):
-        return False
-    if "NotResource" in s and any(like(r, resource) for r in listed(s["NotResource"])):
-        return False
-    if judge_principal:
-        if "NotPrincipal" in s:
-            if _named(s["NotPrincipal"], principal):
-                return False
-        elif not _named(s.get("Principal"), principal):
-            return False
-    conditions = s.get("Condition", {})
-    if not isinstance(conditions, dict):
-        return False
-    met, _ = policy_eval.conditions_met(conditions, {key: [value] for key, value in context.items()})
-    return met  # the same conditions as iam:SimulatePrincipalPolicy judges
+    """Whether a Principal element names this caller (None: an anonymous caller, named only by "*")."""
+    if principal is None:
+        return value == "*"
+    return policy_eval.principal_matches(value, principal.arn, principal.role_arn, principal.service)
 
 
 def decide(document, action: str, resource: str, principal: Principal | None = None,
            context: dict[str, str] | None = None, judge_principal: bool = True) -> str | None:
     """"Deny" (an explicit Deny applies), "Allow" (an Allow applies and no Deny) or None (neither).
 
-    With judge_principal, a statement applies only to the principals it names (a resource-based
-    policy: a trust, bucket or topic policy); without, to the policy's holder (an identity policy).
+    Whether a statement applies is policy_eval's (`applies`), as the simulator judges it. With
+    judge_principal, a statement applies only to the principals it names (a resource-based policy:
+    a trust, bucket or topic policy); without, to the policy's holder (an identity policy).
     """
-    context = {k.lower(): v for k, v in (context or {}).items()}
+    values = {key: [value] for key, value in (context or {}).items()}
+    names_caller = (lambda named: _named(named, principal)) if judge_principal else None
     found = None
     for s in statements(document):
-        if _applies(s, action, resource, principal, context, judge_principal):
+        if policy_eval.applies(s, action, resource, values, names_caller)[0]:
             if s.get("Effect") == "Deny":
                 return "Deny"
             if s.get("Effect") == "Allow":

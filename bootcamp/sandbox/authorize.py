@@ -1,10 +1,12 @@
 """Where moto authorizes a call, the sandbox decides as AWS does (the rules: `bootcamp.sandbox.access`).
 
 moto asks `_authenticate_and_authorize_action` before every action, with the action's name and,
-for S3, the bucket or object; `enforce` replaces it for every caller: moto's own check of an IAM
-principal's policies (moto's one global switch, INITIAL_NO_AUTH_ACTION_COUNT, would hold roots to
-policies too), then the role's trust policy for AssumeRole and the bucket or topic policy when
-the call reaches another account's bucket or topic. Refusals are in each service's words:
+for S3, the bucket or object; `enforce` replaces it for every caller: an IAM principal's own
+policies, as moto collects them (moto's one global switch, INITIAL_NO_AUTH_ACTION_COUNT, would hold
+roots to policies too), then the role's trust policy for AssumeRole and the bucket or topic policy when
+the call reaches another account's bucket or topic. Every one of them is judged by `access.decide`,
+whose statements and conditions are `policy_eval`'s, so what the sandbox enforces is what its
+iam:SimulatePrincipalPolicy answers. Refusals are in each service's words:
 AccessDenied naming the role for STS, S3's "Access Denied", SNS's AuthorizationError.
 """
 
@@ -173,6 +175,26 @@ def _sns_elsewhere(principal: Principal, action: str, topic_arn: str) -> None:
                                             f"the SNS:{action} action")
 
 
+def _request_keys(request, service: str) -> dict[str, str | None]:
+    """The service-specific condition keys a call carries here (ec2:InstanceType, as the labs' policies name)."""
+    if service == "ec2" and request._get_action() == "RunInstances":
+        return {"ec2:InstanceType": request._get_param("InstanceType")}
+    return {}
+
+
+def _identity_permits(moto_request, principal: Principal, resource: str, keys: dict) -> bool:
+    """Whether an IAM principal's own policies (the ones moto collects: inline, attached, its groups')
+    allow the call, judged by access's evaluation, the simulator's, not moto's (which compares only
+    StringEquals, counts a missing key as met and NotAction loosely)."""
+    from moto.iam.access_control import IAMPolicy
+
+    if moto_request._action == "sts:GetCallerIdentity":
+        return True  # AWS answers it whatever the policies say
+    documents = [IAMPolicy(p)._policy_json for p in moto_request._access_key.collect_policies()]
+    return access.identity_allows(documents, moto_request._action, resource,
+                                  access.request_context(principal, **keys))
+
+
 def enforce() -> None:
     """Authorize every call as AWS does (see the module's docstring)."""
 
@@ -198,7 +220,8 @@ def enforce() -> None:
             moto_request.check_signature()
             if not (service == "sts" and action == "AssumeRole"):  # judged below, trust policy and all
                 try:
-                    moto_request.check_action_permitted(resource)
+                    if not _identity_permits(moto_request, principal, resource, _request_keys(self, service)):
+                        moto_request._raise_access_denied()
                 except AccessDeniedError as exc:
                     # moto answers in XML; a JSON-protocol SDK (DynamoDB, ...) would not read the reason.
                     if service in JSON_SERVICES:

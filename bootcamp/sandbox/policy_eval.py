@@ -13,11 +13,10 @@ The rules, as AWS documents its evaluation logic for one account:
 - a condition on a key the request's context does not hold is not met (its key is reported as
   missing), except for `...IfExists` operators and `Null`, which are about that absence.
 
-moto's own enforcement (moto/iam/access_control.py) collects the same policies (a user's inline
-and attached ones and its groups' inline and attached ones; a role's inline and attached ones)
-and lets an explicit Deny win, but reads conditions otherwise: only StringEquals is compared, a
-condition on a key it has no value for is met, and an Allow whose StringEquals fails counts as a
-Deny. On policies without conditions, which are all the labs make, both give the same decision.
+The sandbox's enforcement (`bootcamp.sandbox.access`) judges every statement with `applies` too,
+over the policies moto collects (a user's inline and attached ones and its groups'; a role's),
+instead of moto's own check (moto/iam/access_control.py), which compares only StringEquals, meets a
+condition on a key it has no value for, and counts an Allow whose StringEquals fails as a Deny.
 """
 
 from __future__ import annotations
@@ -144,13 +143,37 @@ def _matches(statement: dict, name: str, value: str, ignore_case: bool) -> bool:
     return True
 
 
-def principal_matches(named, caller: str) -> bool:
-    """Whether a resource policy's Principal names the caller: "*", its account (id or :root ARN), or its ARN."""
+def principal_matches(named, caller: str, role_arn: str = "", service: str = "") -> bool:
+    """Whether a resource policy's Principal names the caller: "*", its account (id or :root ARN), its ARN,
+    or a session's role ARN (role_arn); a service (e.g. ec2.amazonaws.com) only by its name."""
     if named == "*":
         return True
-    values = [v for key, v in named.items() if key == "AWS" for v in _listed(v)] if isinstance(named, dict) else []
+    if not isinstance(named, dict):
+        return False
+    if service:
+        return service in _listed(named.get("Service", []))
+    values = _listed(named.get("AWS", []))
     account = caller.split(":")[4] if caller.count(":") >= 5 else ""
-    return any(v in ("*", account, f"arn:aws:iam::{account}:root", caller) for v in values)
+    return any(v in ("*", account, f"arn:aws:iam::{account}:root", caller) or (role_arn and v == role_arn)
+               for v in values)
+
+
+def applies(statement: dict, action: str, resource: str, context: dict[str, list[str]],
+            names_caller=None) -> tuple[bool, list[str]]:
+    """(whether a statement applies to this request, the context keys its conditions lack): its Action or
+    NotAction, Resource or NotResource, and conditions; with `names_caller` (a resource policy's test of a
+    Principal element), its Principal or NotPrincipal too."""
+    if "Action" not in statement and "NotAction" not in statement:
+        return False, []  # IAM refuses such a statement; it grants or denies nothing
+    if not (_matches(statement, "Action", action, True) and _matches(statement, "Resource", resource, False)):
+        return False, []
+    if names_caller is not None:
+        if "NotPrincipal" in statement:
+            if names_caller(statement["NotPrincipal"]):
+                return False, []
+        elif not names_caller(statement.get("Principal")):
+            return False, []
+    return conditions_met(statement.get("Condition", {}), context)
 
 
 # --- conditions ---------------------------------------------------------------------------
@@ -237,15 +260,13 @@ def evaluate(identity: list[Source], action: str, resource: str, context: dict[s
              resource_policy: Source | None = None, caller: str = "") -> Decision:
     """The decision for one action on one resource, with the statements that decided it."""
     allows, denies, missing = [], [], []
-    sources = [(s, False) for s in identity] + ([(resource_policy, True)] if resource_policy else [])
-    for source, is_resource_policy in sources:
+    sources = [(s, None) for s in identity]
+    if resource_policy:
+        sources.append((resource_policy, lambda named: principal_matches(named, caller)))
+    for source, names_caller in sources:
         for spanned in statements(source.text):
             s = spanned.statement
-            if not (_matches(s, "Action", action, True) and _matches(s, "Resource", resource, False)):
-                continue
-            if is_resource_policy and not principal_matches(s.get("Principal"), caller):
-                continue
-            met, lacking = conditions_met(s.get("Condition", {}), context)
+            met, lacking = applies(s, action, resource, context, names_caller)
             missing += [k for k in lacking if k not in missing]
             if met:
                 (denies if s.get("Effect") == "Deny" else allows if s.get("Effect") == "Allow" else []).append(

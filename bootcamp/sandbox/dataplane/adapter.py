@@ -593,7 +593,7 @@ def _lean(account: str, region: str, backend, i) -> Instance:
         boots=getattr(i, "_bootcamp_boots", 1))
 
 
-def routed_instance(region: str, ip: str) -> Instance | None:
+def routed_instance(region: str | None, ip: str) -> Instance | None:
     """instance_by_public_ip without the user data: the live instance holding this public address."""
     found = [f for f in _moto_instances(region) if f[3].public_ip == ip and f[3]._state.name != "terminated"]
     found.sort(key=lambda f: f[3]._state.name != "running")

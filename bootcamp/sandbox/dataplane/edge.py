@@ -9,6 +9,11 @@ sandbox's port, which stands for port 80:
 - `http://Web-Application-ALB-1234567890.us-west-2.elb.localhost:<sandbox port>/` is one to
   the load balancer's listener on port 80 (its DNSName).
 
+A shell whose HTTP proxy is the sandbox (`http_proxy=http://127.0.0.1:<sandbox port>`) reaches
+both the way a client on the internet does: `http://54.214.1.2/` (or `:P/` for port P) is a request
+to that public IPv4 address of an instance in any region, and `http://<a load balancer's DNSName>/`
+one to its listener; a guide's AWS commands run unchanged on a rehearsal so (bootcamp/rehearsal.py).
+
 Another port P of either is reached as `P--NAME` (e.g. `8080--Web-Application-ALB-1234567890.us-west-2.elb.localhost`),
 for a listener on 8080 or an app serving 8080. `verdict` judges the way to an instance hop by hop,
 as the VPC would (reach.py holds the hops):
@@ -45,6 +50,7 @@ import os
 import re
 import socket
 import time
+from urllib.parse import urlsplit
 
 from bootcamp.sandbox.dataplane import adapter, reach
 from bootcamp.sandbox.dataplane.balancer import Answer, Balancer, error_page
@@ -57,6 +63,7 @@ BOOT_WAIT = 10.0
 FORWARD_TIMEOUT = 30.0
 INSTANCE = re.compile(r"^ec2-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})\.([a-z]{2}(?:-[a-z]+)+-\d)\."
                       + re.escape(adapter.PUBLIC_ZONE) + "$")
+LITERAL = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::(\d{1,5}))?$")  # a proxied request's IPv4 host
 BALANCER = re.compile(r"^[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d)\." + re.escape(ELB_ZONE) + "$")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
               "content-length", "server", "date"}  # the front sends its own length, server and date
@@ -76,6 +83,27 @@ def public_address(host: str) -> tuple[str, str] | None:
     if not found:
         return None
     return ".".join(found.groups()[:4]), found.group(5)
+
+
+def proxied(environ) -> bool:
+    """Whether a request came as to an HTTP proxy: `GET http://HOST/... HTTP/1.1` (its Host is that HOST)."""
+    return (environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").startswith("http://")
+
+
+def address_literal(host: str) -> tuple[str, int] | None:
+    """(IPv4 address, port) of a Host that is an address, not a name (this machine's own excepted)."""
+    found = LITERAL.match(host.strip())
+    if not found or found.group(1).startswith("127.") or not 0 < int(found.group(2) or PORT) < 65536:
+        return None
+    return found.group(1), int(found.group(2) or PORT)
+
+
+def origin_form(uri: str) -> str:
+    """A request target without its `http://host` (what a proxy sends on): `/path?query`."""
+    if not uri.startswith("http://"):
+        return uri
+    parts = urlsplit(uri)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def balancer_region(host: str) -> str | None:
@@ -153,7 +181,8 @@ class Edge:
 
     def handles(self, environ) -> bool:
         host = environ.get("HTTP_HOST", "")
-        return public_address(host) is not None or balancer_region(host) is not None
+        return (public_address(host) is not None or balancer_region(host) is not None
+                or (proxied(environ) and address_literal(host) is not None))
 
     # --- the one entry -------------------------------------------------------------------------
 
@@ -172,9 +201,13 @@ class Edge:
             if self.balancer is None:
                 return Answer("refuse", "the sandbox runs no load balancers")
             return self.balancer.serve(found, port, method, path, headers, body, caller, net)
-        ip, region = public_address(host)
+        literal = address_literal(host)
+        if literal is not None:  # a public address, through the sandbox as a proxy: any region's
+            (ip, port), region = literal, None
+        else:
+            ip, region = public_address(host)
         instance = adapter.routed_instance(region, ip)
-        net = adapter.network(instance.account, region) if instance else adapter.Network()
+        net = adapter.network(instance.account, instance.region) if instance else adapter.Network()
         app = self._serving(instance, port)
         judged = verdict(instance, net, caller_port, app is not None, caller, port)
         if judged.action != "forward":
@@ -190,7 +223,7 @@ class Edge:
                 headers[name] = environ[key]
         size = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(size) if size else None
-        path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
+        path = origin_form(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "") or (
             environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
         try:
             caller_port = int(environ.get("REMOTE_PORT") or 0)
