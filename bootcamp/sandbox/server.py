@@ -66,6 +66,10 @@ from urllib.parse import parse_qs
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
+from bootcamp import models  # noqa: E402
+
+models.share_in_process()  # before moto: its imports make a botocore session per service
+
 from moto import __version__ as moto_version  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.s3.exceptions import S3ClientError  # noqa: E402
