@@ -20,7 +20,7 @@ from xdist.scheduler import LoadScopeScheduling
 TOGETHER = frozenset({
     "tests/test_class.py", "tests/test_dataplane.py", "tests/test_dataplane_balancer.py",
     "tests/test_dataplane_metrics.py", "tests/test_dataplane_scaling.py", "tests/test_grader_role.py",
-    "tests/test_photos.py", "tests/test_rehearsal.py", "tests/test_sandbox_speedups.py",
+    "tests/test_photos.py", "tests/test_rehearsal_class.py", "tests/test_sandbox_speedups.py",
     "tests/test_sandbox_state.py", "tests/test_userdata.py", "tests/test_workflow.py",
 })
 
@@ -29,8 +29,11 @@ TOGETHER = frozenset({
 FIRST = (
     "tests/test_class.py",
     "tests/test_grader_role.py",
-    "tests/test_guides.py::test_guide_commands_make_every_step_pass",
     "tests/test_sandbox_state.py",
+    "tests/test_dataplane_scaling.py",
+    "tests/test_dataplane_metrics.py",
+    "tests/test_guides.py::test_guide_commands_make_every_step_pass",
+    "tests/test_rehearsal.py::test_the_aws_guide_runs_and_passes_on_a_rehearsal",
     "tests/test_dataplane.py",
 )
 
