@@ -164,17 +164,17 @@ class Edge:
         port = port or PORT
         region = balancer_region(host)
         if region is not None:
-            found = adapter.balancer_by_dns(name, region)
-            net = adapter.network(found.account, region) if found else adapter.Network()
+            found, place = adapter.find_balancer(name, region)
+            net = place.network if place is not None else adapter.Network()
             judged = balancer_verdict(found, net, caller_port, caller, port)
             if judged.action != "forward":
                 return judged
             if self.balancer is None:
                 return Answer("refuse", "the sandbox runs no load balancers")
-            return self.balancer.serve(found, port, method, path, headers, body, caller, net)
+            return self.balancer.serve(found, port, method, path, headers, body, caller, place)
         ip, region = public_address(host)
-        instance = adapter.routed_instance(region, ip)
-        net = adapter.network(instance.account, region) if instance else adapter.Network()
+        instance, place = adapter.find_instance(region, ip)
+        net = place.network if place is not None else adapter.Network()
         app = self._serving(instance, port)
         judged = verdict(instance, net, caller_port, app is not None, caller, port)
         if judged.action != "forward":
