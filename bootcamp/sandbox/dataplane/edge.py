@@ -184,6 +184,7 @@ class Edge:
     # --- as a WSGI application -----------------------------------------------------------------
 
     def wsgi(self, environ, start_response):
+        environ["bootcamp.unlogged"] = True  # keepalive.UNLOGGED: no request log line (drops and refusals print why)
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
         for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
             if environ.get(key):
