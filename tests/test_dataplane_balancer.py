@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from bootcamp import userdata
+from bootcamp.sandbox import control
 from conftest import LabDriver, empty_account
 from test_dataplane import curl, until
 from test_lab2 import ami, web_instance
@@ -159,3 +160,69 @@ def test_a_target_group_without_targets_answers_503_and_the_targets_group_must_a
     # The instance itself is not reachable from the internet: its group allows only the ALB's.
     public = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["PublicDnsName"]
     assert curl(f"http://{public}:{lab.settings.sandbox_port}/", seconds=5).returncode != 0
+
+
+# --- a change reaches the very next request: the edge keeps an account's views only while its state stands ---
+
+def answered(url: str, path: str = "/health") -> tuple[int, bytes] | None:
+    """(status, body) of one GET through the edge, or None when the connection ends without an answer."""
+    try:
+        status, _, body = get(url, path)
+        return status, body
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def test_the_next_request_sees_a_security_group_rule_and_the_gateway_go_and_come_back(lab):
+    alb, ec2 = Alb(lab, "changes"), lab.client("ec2")
+    alb.until("healthy")
+    instance = f"http://{web_instance(lab)['PublicDnsName']}:{lab.settings.sandbox_port}"
+    http_in = {"GroupId": alb.sg, "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0"}
+    assert [answered(alb.url) for _ in range(3)] == [(200, b"ok")] * 3  # the account's views are kept now
+    ec2.revoke_security_group_ingress(**http_in)
+    assert answered(alb.url) is None  # no group of the load balancer lets HTTP in: dropped
+    ec2.authorize_security_group_ingress(**http_in)
+    assert answered(alb.url) == (200, b"ok")
+    assert answered(instance) == (200, b"ok")
+    igw = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [alb.vpc]}])
+    igw = igw["InternetGateways"][0]["InternetGatewayId"]
+    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=alb.vpc)
+    try:
+        assert answered(alb.url) is None and answered(instance) is None
+    finally:
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=alb.vpc)
+    assert answered(alb.url) == (200, b"ok") and answered(instance) == (200, b"ok")
+
+
+def test_the_next_request_sees_a_new_listener_rule_and_a_deregistered_target(lab):
+    alb = Alb(lab, "rules", delay=600)
+    alb.until("healthy")
+    assert answered(alb.url) == (200, b"ok") and answered(alb.url, "/api/settings")[0] == 200
+    listener = alb.elb.describe_listeners(LoadBalancerArn=alb.arn)["Listeners"][0]["ListenerArn"]
+    alb.elb.create_rule(ListenerArn=listener, Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/health"]}],
+                        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                            "StatusCode": "200", "ContentType": "text/plain", "MessageBody": "from the rule"}}])
+    assert answered(alb.url) == (200, b"from the rule")
+    alb.elb.deregister_targets(TargetGroupArn=alb.tg, Targets=[{"Id": alb.targets[0]}])
+    assert answered(alb.url, "/api/settings")[0] == 503
+
+
+def test_an_account_reset_takes_its_load_balancer_off_the_edge_at_once(settings, target):
+    """The store empties an account without an API action: the edge notices moto's objects are new."""
+    ec2, elb = target.client("ec2"), target.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", AvailabilityZone=f"{target.region}{zone}")
+               ["Subnet"]["SubnetId"] for n, zone in enumerate("ab")]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    sg = ec2.create_security_group(GroupName="reset-sg", Description="HTTP in", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0")
+    made = elb.create_load_balancer(Name="reset", Subnets=subnets, SecurityGroups=[sg])["LoadBalancers"][0]
+    elb.create_listener(LoadBalancerArn=made["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[{
+        "Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "still here"}}])
+    url = f"http://{made['DNSName']}:{settings.sandbox_port}"
+    assert [answered(url) for _ in range(2)] == [(200, b"still here")] * 2
+    control.reset(settings, settings.sandbox_account)
+    assert answered(url) is None  # refused: no load balancer has this DNS name any more

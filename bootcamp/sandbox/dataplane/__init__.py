@@ -15,8 +15,10 @@ Parts (one module each):
   (dataclasses) of what the loops need: instances (state, user data, public IP and DNS name,
   subnet, VPC, security groups, AZ, instance profile's role, metadata options, boot count),
   VPCs, internet gateways and attachments, route tables and associations (explicit and main),
-  network ACLs and security groups. It also installs the few hooks that make moto say what
-  the data plane sees: PublicDnsName is the name this machine reaches
+  network ACLs and security groups; the request path reads them through a Place (one account's
+  views in one region, built once per state version: every API action and every loop's write
+  moves the version, so the next request sees the change). It also installs the few hooks
+  that make moto say what the data plane sees: PublicDnsName is the name this machine reaches
   (`ec2-54-214-1-2.us-west-2.compute.localhost`), DescribeInstanceStatus shows an instance
   whose app crashed as impaired, GetConsoleOutput says what the sandbox ran, and every start
   or reboot counts a boot (so a reboot between two passes is not missed).
@@ -120,6 +122,7 @@ class DataPlane:
         adapter.install_balancer_hooks()
         adapter.install_scaling_hooks()
         adapter.install_metrics_hooks()
+        adapter.install_view_hooks()
         self.home = Path(home)
         self.endpoint = endpoint
         self.store = store  # bootcamp.sandbox.store.Store: what the loops change is kept as a request's is

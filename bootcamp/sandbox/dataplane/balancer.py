@@ -106,8 +106,9 @@ class Balancer:
         return next((li for li in balancer.listeners if li.port == port), None)
 
     def serve(self, balancer: adapter.Balancer, port: int, method: str, path: str, headers: dict,
-              body: bytes | None, caller: str, net: adapter.Network | None = None) -> Answer:
-        """A request the edge let through to one of the load balancer's listener ports."""
+              body: bytes | None, caller: str, place: adapter.Place | None = None) -> Answer:
+        """A request the edge let through to one of the load balancer's listener ports (`place`: the
+        views of its account the edge found it in)."""
         listener = self.listener(balancer, port)
         if listener is None:
             return Answer("refuse", f"{balancer.name} has no listener on port {port}")
@@ -124,26 +125,29 @@ class Balancer:
             if action.type == "redirect":
                 return _redirect(action, host, port, path)
             if action.type == "forward" and action.target_groups:
-                return self._forward(balancer, listener, action, method, path, headers, body, caller, net)
+                return self._forward(balancer, listener, action, method, path, headers, body, caller, place)
         return error_page(503)
 
-    def _forward(self, balancer, listener, action, method, path, headers, body, caller, net) -> Answer:
+    def _forward(self, balancer, listener, action, method, path, headers, body, caller, place) -> Answer:
         arns = [arn for arn, weight in action.target_groups if weight > 0] or [action.target_groups[0][0]]
         weights = [max(1, w) for arn, w in action.target_groups if arn in arns]
         arn = random.choices(arns, weights)[0] if len(arns) > 1 else arns[0]
-        group = next((g for g in adapter.target_groups(balancer.account, balancer.region) if g.arn == arn), None)
+        place = place or adapter.place(balancer.account, balancer.region)
+        group = place.target_groups.get(arn)
         targets = self.health.routable(group) if group is not None else []
         if not targets:
             return error_page(503)
         with self.lock:
             turn = next(self.turns.setdefault((balancer.arn, arn), itertools.count()))
         target = targets[turn % len(targets)]
-        instance = adapter.target_instance(balancer.account, balancer.region, target.id)
+        instance = place.instances.get(target.id)
         if instance is None or instance.state != "running":
             return error_page(502)
-        net = net or adapter.network(balancer.account, balancer.region)
-        blocked = reach.balancer_to_target(net, adapter.group_sources(balancer.account, balancer.region),
-                                           balancer, instance, target.port)
+        key = ("to target", balancer.arn, instance.id, target.port)  # the views of one version: one judgement
+        blocked = place.memo.get(key)
+        if blocked is None:
+            blocked = place.memo[key] = reach.balancer_to_target(place.network, place.sources, balancer, instance,
+                                                                 target.port)
         if blocked:
             return Answer("drop", blocked, 504)  # the edge holds it, then answers 504
         app = self.instances.app(instance.account, instance.id)

@@ -173,6 +173,22 @@ def parse_answer(raw: bytes) -> Answer | None:
                   body if length is None else body[:length])
 
 
+def answer_size(raw: bytes, method: str) -> int | None:
+    """How many bytes an HTTP/1.x answer that begins with `raw` has in all, once its head is in and
+    says (its Content-Length, or none at all for HEAD, 1xx, 204 and 304); else None: read to the close."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = raw[:end].decode("latin-1").split("\r\n")
+    parts = head[0].split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    if method.upper() == "HEAD" or 100 <= status < 200 or status in (204, 304):
+        return end + 4
+    fields = {name.strip().lower(): value.strip() for name, _, value in (f.partition(":") for f in head[1:])}
+    length = fields.get("content-length", "")
+    return end + 4 + int(length) if length.isdigit() and "transfer-encoding" not in fields else None
+
+
 class Edge:
     def __init__(self, instances, health=None):
         self.instances = instances
@@ -193,21 +209,23 @@ class Edge:
         port = port or PORT
         region = balancer_region(host)
         if region is not None:
-            found = adapter.balancer_by_dns(name, region)
-            net = adapter.network(found.account, region) if found else adapter.Network()
+            found, place = adapter.find_balancer(name, region)
+            net = place.network if place is not None else adapter.Network()
             judged = balancer_verdict(found, net, caller_port, caller, port)
             if judged.action != "forward":
                 return judged
             if self.balancer is None:
                 return Answer("refuse", "the sandbox runs no load balancers")
-            return self.balancer.serve(found, port, method, path, headers, body, caller, net)
+            return self.balancer.serve(found, port, method, path, headers, body, caller, place)
         literal = address_literal(host)
         if literal is not None:  # a public address, through the sandbox as a proxy: any region's
             (ip, port), region = literal, None
+            held = adapter.routed_instance(None, ip)
+            region = held.region if held is not None else None
         else:
             ip, region = public_address(host)
-        instance = adapter.routed_instance(region, ip)
-        net = adapter.network(instance.account, instance.region) if instance else adapter.Network()
+        instance, place = adapter.find_instance(region, ip) if region is not None else (None, None)
+        net = place.network if place is not None else adapter.Network()
         app = self._serving(instance, port)
         judged = verdict(instance, net, caller_port, app is not None, caller, port)
         if judged.action != "forward":
@@ -217,6 +235,7 @@ class Edge:
     # --- as a WSGI application -----------------------------------------------------------------
 
     def wsgi(self, environ, start_response):
+        environ["bootcamp.unlogged"] = True  # keepalive.UNLOGGED: no request log line (drops and refusals print why)
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
         for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
             if environ.get(key):
@@ -275,19 +294,27 @@ class Edge:
         """The app's answer to one request (or a refusal when it closed the connection).
 
         One HTTP/1.0 exchange on a plain socket (the app closes after each answer anyway): no name
-        lookup for 127.0.0.1 and no email-parser headers, which cost http.client about 1 ms a request."""
+        lookup for 127.0.0.1 and no email-parser headers, which cost http.client about 1 ms a request.
+        The answer is read to its Content-Length, not to the app's close: the app logs and tidies up
+        before it closes, as a client reading the app directly does not wait for either."""
         lines = [f"{method} {path} HTTP/1.0"]
         lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in HOP_BY_HOP]
         lines += ["Connection: close"] + ([f"Content-Length: {len(body)}"] if body else [])
-        chunks = []
+        chunks, size, whole = [], 0, None
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.settimeout(FORWARD_TIMEOUT)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.connect(("127.0.0.1", app.port))
                 sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
-                while chunk := sock.recv(65536):
+                while whole is None or size < whole:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
                     chunks.append(chunk)
+                    size += len(chunk)
+                    if whole is None:
+                        whole = answer_size(b"".join(chunks), method)
         except OSError:
             app.listening = False  # it may have just ended: check again next time
             return Answer("refuse", "the app closed the connection")

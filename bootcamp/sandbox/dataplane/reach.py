@@ -5,10 +5,15 @@ the health checks (the same path) ask these: the internet gateway and the subnet
 network ACL both ways (stateless: the reply to the caller's port must be allowed out), and the
 security groups (stateful: only the way in), by CIDR or by a source security group (AWS's SG
 referencing: a rule naming the load balancer's group lets its nodes in).
+
+A judgement is kept in the view it was made from (`net.memo`): the edge reads one Network per
+state version of an account (adapter.Place), so a request after the first judges a path by
+dictionary lookups, and any change to the network makes a new view with nothing kept.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from functools import lru_cache
 
@@ -42,9 +47,29 @@ def covers(low, high, port: int) -> bool:
     return low is None or low == -1 or (low <= port <= (high if high is not None else low))
 
 
+def _kept(judge):
+    """`judge(net, *args)` computed once per view and arguments (all hashable), then read from net.memo."""
+    name = judge.__name__
+
+    @functools.wraps(judge)
+    def kept(net: adapter.Network, *args):
+        key = (name, *args)
+        try:
+            return net.memo[key]
+        except KeyError:
+            found = net.memo[key] = judge(net, *args)
+            return found
+    return kept
+
+
 def node_address(subnet: adapter.Subnet) -> str:
     """The private address the sandbox gives a load balancer's node in a subnet (ten in: AWS keeps the first five)."""
-    net = _network(subnet.cidr)
+    return _node_address(subnet.cidr)
+
+
+@lru_cache(maxsize=4096)
+def _node_address(cidr: str) -> str:
+    net = _network(cidr)
     return str(net.network_address + 10) if net is not None and net.num_addresses > 16 else "10.0.0.10"
 
 
@@ -54,6 +79,7 @@ def route_table(net: adapter.Network, vpc_id: str, subnet_id: str) -> adapter.Ro
             or next((t for t in tables if t.main), None))
 
 
+@_kept
 def internet_path(net: adapter.Network, vpc_id: str, subnet_id: str, caller: str) -> str:
     """Why the internet does not reach this subnet ('' when it does): an attached internet gateway,
     and the subnet's route table sending the caller's address to it (the longest prefix wins)."""
@@ -70,16 +96,27 @@ def internet_path(net: adapter.Network, vpc_id: str, subnet_id: str, caller: str
 
 
 def acl_allows(net: adapter.Network, vpc_id: str, subnet_id: str, egress: bool, peer: str, port: int) -> bool:
+    rules = _acl_rules(net, vpc_id, subnet_id, egress, peer)
+    if rules is None:
+        return True  # a VPC always has one; moto may not have made it yet
+    for all_ports, low, high, allow in rules:
+        if all_ports or covers(low, high, port):
+            return allow
+    return False
+
+
+@_kept
+def _acl_rules(net: adapter.Network, vpc_id: str, subnet_id: str, egress: bool, peer: str):
+    """The subnet's ACL entries one way that can match TCP from or to `peer`, by rule number:
+    (all ports, from port, to port, allow); None when the VPC has no ACL (yet)."""
     acls = [a for a in net.acls if a.vpc_id == vpc_id]
     acl = (next((a for a in acls if subnet_id in a.subnets), None)
            or next((a for a in acls if a.default), None))
     if acl is None:
-        return True  # a VPC always has one; moto may not have made it yet
-    for entry in sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.number):
-        if entry.protocol in ("-1", "6", "tcp") and inside(peer, entry.cidr) and (
-                entry.protocol == "-1" or covers(entry.from_port, entry.to_port, port)):
-            return entry.allow
-    return False
+        return None
+    return tuple((entry.protocol == "-1", entry.from_port, entry.to_port, entry.allow)
+                 for entry in sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.number)
+                 if entry.protocol in ("-1", "6", "tcp") and inside(peer, entry.cidr))
 
 
 def acl_path(net: adapter.Network, vpc_id: str, subnet_id: str, peer: str, port: int, peer_port: int) -> bool:
@@ -90,15 +127,20 @@ def acl_path(net: adapter.Network, vpc_id: str, subnet_id: str, peer: str, port:
 
 def group_allows(net: adapter.Network, groups, peer: str, port: int, peer_groups=(), sources=None) -> bool:
     """One of `groups` lets TCP `port` in from `peer`: by CIDR, or by naming one of `peer_groups`."""
-    if any(r.protocol in ("-1", "tcp") and (r.protocol == "-1" or covers(r.from_port, r.to_port, port))
-           and any(inside(peer, c) for c in r.cidrs)
-           for group in groups for r in net.ingress.get(group, ())):
+    if _cidr_allows(net, tuple(groups), peer, port):
         return True
     wanted = set(peer_groups)
     return bool(wanted) and any(
         r.protocol in ("-1", "tcp") and (r.protocol == "-1" or covers(r.from_port, r.to_port, port))
         and r.group in wanted
         for group in groups for r in (sources or {}).get(group, ()))
+
+
+@_kept
+def _cidr_allows(net: adapter.Network, groups: tuple[str, ...], peer: str, port: int) -> bool:
+    return any(r.protocol in ("-1", "tcp") and (r.protocol == "-1" or covers(r.from_port, r.to_port, port))
+               and any(inside(peer, c) for c in r.cidrs)
+               for group in groups for r in net.ingress.get(group, ()))
 
 
 def balancer_to_target(net: adapter.Network, sources, balancer: adapter.Balancer, instance: adapter.Instance,
