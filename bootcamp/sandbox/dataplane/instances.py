@@ -224,6 +224,9 @@ class Instances:
                "AWS_DEFAULT_REGION": i.region, "SETTINGS_FILE": str(app.folder / "settings.json"),
                "AWS_ENDPOINT_URL": self.endpoint, "IMDS_ENDPOINT": imds,
                "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
+               # botocore asks EC2's metadata service once, with 1 s to answer; this one is a thread of a
+               # sandbox that may share a busy machine, so the app waits longer before it has no credentials
+               "AWS_METADATA_SERVICE_TIMEOUT": "5", "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "3",
                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                "INSTANCE_VCPUS": str(adapter.instance_vcpus(i.account, i.id))}  # the stress action burns as many
         env.update({k: v for k, v in settings.items() if k in APP_SETTINGS and v})
