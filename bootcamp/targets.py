@@ -384,9 +384,7 @@ class LocalStackTarget(Target):
             self._refuse(service, "it does not answer")
 
     def describe(self) -> str:
-        found = emulators.detect(self.base_url)
-        where = f"{found.label} at {self.base_url}" if found else self.base_url
-        return f"localstack: {where} (account {self.account_id}, region {self.region})"
+        return f"localstack: {self.emulator.label} at {self.base_url} (account {self.account_id}, region {self.region})"
 
 
 class AwsTarget(Target):
