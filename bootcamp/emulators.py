@@ -23,8 +23,8 @@ NOT_SERVED = {"disabled", "error"}  # LocalStack's states for a service it will 
 class Emulator:
     name: str
     health: str  # the path of its health answer
-    start: str  # how a learner starts it here
     names: dict[str, str] = field(default_factory=dict)  # boto3's service name -> the health answer's
+    unanswered: dict[str, str] = field(default_factory=dict)  # why a service listed there may fail its read
 
 
 @dataclass(frozen=True)

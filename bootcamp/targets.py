@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import urllib.error
@@ -360,8 +359,7 @@ class LocalStackTarget(Target):
             self.check_answers(service)
 
     def _refuse(self, service: str, why: str):
-        if service == "dynamodb":
-            why = "offline it cannot fetch DynamoDB Local" if "LocalStack" in self.emulator.label else why
+        why = self.emulator.emulator.unanswered.get(service, why)
         raise TargetUnavailable(emulators.refusal(
             self.emulator, self.base_url, [f"{service} ({emulators.long_name(service)}: {why})"]))
 

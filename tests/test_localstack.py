@@ -229,3 +229,20 @@ def test_the_install_script_pins_what_the_readme_table_was_measured_with():
     for name, version in pins:
         assert f"{name} {version}" in readme, f"the README's emulator table names {name} {version}"
 
+
+
+def test_a_gap_holds_for_its_emulator_and_range_of_versions():
+    gap = emulators.Gap(emulator="MiniStack", need="x", says="y", since="1.5", before="1.6.2")
+    assert gap.applies("MiniStack", "1.5.33") and gap.applies("MiniStack", "1.6.1")
+    assert not gap.applies("MiniStack", "1.4.9") and not gap.applies("MiniStack", "1.6.2")
+    assert not gap.applies("LocalEmu", "1.5.33")
+    assert emulators.version_key("2026.3.0.dev12") == (2026, 3, 0) and emulators.version_key("1.5rc1") == (1, 5)
+
+
+def test_every_need_a_lab_names_is_a_gap_the_catalog_knows():
+    """A misspelt `needs` entry would never be refused anywhere: each names a gap of emulators.toml."""
+    from bootcamp.labmodel import all_labs
+
+    known = {gap.need for gap in emulators.catalog()[1]}
+    assert {(lab.id, need) for lab in all_labs().values() for need in lab.needs if need not in known} == set()
+    assert all(gap.emulator in {e.name for e in emulators.catalog()[0]} for gap in emulators.catalog()[1])
