@@ -15,6 +15,9 @@ Here the grouping is data the controller reads itself, and the order is chosen, 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from xdist.scheduler import LoadScopeScheduling
 
 TOGETHER = frozenset({
@@ -35,6 +38,17 @@ FIRST = (
 )
 
 
+# Where .ci/emulators installs the runtimes tests/test_localstack.py starts. CI installs them beside
+# the project, so they may still be installing when the tests begin: that module is handed out only
+# once no install is under way (or nothing else is left), so no worker sits waiting for one.
+EMULATORS = Path(os.environ.get("BOOTCAMP_EMULATORS", Path.home() / ".cache/aws-bootcamp-labs/emulators"))
+NEEDS_EMULATORS = "tests/test_localstack.py"
+
+
+def waits_for_install(unit: str) -> bool:
+    return unit == NEEDS_EMULATORS and any(EMULATORS.glob("*.installing"))
+
+
 def unit_of(nodeid: str) -> str:
     """The unit of work a test belongs to: its module when listed in TOGETHER, else itself."""
     module = nodeid.split("::", 1)[0]
@@ -53,8 +67,8 @@ class GroupedScheduling(LoadScopeScheduling):
         return unit_of(nodeid)
 
     def _assign_work_unit(self, node) -> None:
-        # The lowest rank goes first; ties keep the queue's order.
-        unit = min(self.workqueue, key=rank)
+        # The lowest rank goes first, a unit waiting for an install after the rest; ties keep the queue's order.
+        unit = min(self.workqueue, key=lambda u: (waits_for_install(u), rank(u)))
         tests = self.workqueue.pop(unit)
         self.assigned_work.setdefault(node, {})[unit] = tests
         collected = self.registered_collections[node]

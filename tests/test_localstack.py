@@ -26,8 +26,8 @@ from bootcamp.sandbox import control
 from bootcamp.settings import Settings
 from bootcamp.targets import LocalStackTarget, make_target
 from conftest import ROOT, LabDriver
+from scheduling import EMULATORS as INSTALLED
 
-INSTALLED = Path(os.environ.get("BOOTCAMP_EMULATORS", Path.home() / ".cache/aws-bootcamp-labs/emulators"))
 # What CI installs (.ci/run): under CI=true a test of one of these fails when it is not installed.
 CI_RUNTIMES = os.environ.get("BOOTCAMP_CI_EMULATORS", "ministack localstack").split()
 INSTALL_WAIT = 600  # seconds: CI's background install may still be running when the tests start
