@@ -29,7 +29,7 @@ def preload(module: str) -> None:
 
 def grade(lab: Lab, target: Target, home, lang: str = "en") -> tuple[GradeResult, Inventory]:
     preload(lab.grader_module)
-    target.check_ready(list(lab.services))
+    target.check_ready(list(lab.services), list(lab.needs))
     started = now()
     inventory = collect(lab, target, home)
     return regrade(lab, inventory, lang, started), inventory

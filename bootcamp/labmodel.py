@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from bootcamp import emulators
 from bootcamp.errors import UnknownLab
 from bootcamp.settings import LOCALSTACK_MISSING
 
@@ -55,6 +56,7 @@ class Lab:
     services: tuple[str, ...]
     steps: tuple[Step, ...]
     folder: Path
+    needs: tuple[str, ...] = ()  # calls (and parts of calls) its graders rely on, beyond its services
 
     @property
     def package(self) -> str:
@@ -87,14 +89,19 @@ class Lab:
         raise KeyError(f"lab {self.id} has no step {step_id}")
 
     def targets(self) -> dict[str, str]:
-        """Each target and whether it can run this lab ('' when it can, else why not)."""
+        """Each target and whether it can run this lab ('' when it can, else where not and why)."""
         missing = [s for s in self.services if s in LOCALSTACK_MISSING]
-        localstack = ""
+        why = []
         if missing:
-            localstack = f"no {', '.join(missing)} in LocalStack's free edition"
+            why.append(f"not on LocalStack's free edition (no {', '.join(missing)})")
         elif "dynamodb" in self.services:
-            localstack = "only where LocalStack's DynamoDB works (it needs a download)"
-        return {"embedded": "", "localstack": localstack, "aws": ""}
+            why.append("on LocalStack only where its DynamoDB works (it needs a download)")
+        lacking: dict[str, list[str]] = {}
+        for gap in emulators.catalog()[1]:
+            if gap.need in self.needs:
+                lacking.setdefault(gap.emulator, []).append(gap.need)
+        why += [f"not on {name} (it lacks {', '.join(needs)})" for name, needs in sorted(lacking.items())]
+        return {"embedded": "", "localstack": "; ".join(why), "aws": ""}
 
 
 def _text(value, where: str) -> Text:
@@ -117,7 +124,8 @@ def load_lab(folder: Path) -> Lab:
         for s in data["steps"])
     return Lab(id=str(data["id"]), title=_text(data["title"], f"{where} title"),
                summary=_text(data.get("summary", ""), f"{where} summary"),
-               services=tuple(data.get("services", ())), steps=steps, folder=folder)
+               services=tuple(data.get("services", ())), steps=steps, folder=folder,
+               needs=tuple(data.get("needs", ())))
 
 
 @cache

@@ -53,6 +53,7 @@ class Settings:
     assume_yes: bool = False
     retry_backoff: float = MAX_RETRY_BACKOFF  # most seconds between retries of a call (0: retry at once, for tests)
     endpoint_url: str | None = None  # --target aws sent to this AWS-compatible endpoint: a rehearsal
+    emulator_account: str | None = None  # the localstack target's access key id (12 digits: that account)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

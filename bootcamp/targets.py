@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import urllib.error
@@ -17,10 +16,10 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from bootcamp import readonly, rehearsal, retries
+from bootcamp import emulators, readonly, rehearsal, retries
 from bootcamp.errors import BootcampError, CredentialsError, Declined, TargetUnavailable, explain
 from bootcamp.sandbox import control
-from bootcamp.settings import DEFAULT_REGION, LOCALSTACK_MISSING, Settings
+from bootcamp.settings import DEFAULT_REGION, Settings
 
 if TYPE_CHECKING:
     import boto3
@@ -156,7 +155,6 @@ class SignedAs:
 
 
 FREE_TIER_TYPES = {"t2.micro", "t3.micro"}
-INSTEAD = "use --target embedded (the default sandbox) or --target aws"  # instead of what LocalStack lacks
 # One cheap read per service, to see that it answers before a lab relies on it.
 READINESS = {
     "iam": ("list_users", {"MaxItems": 1}), "sts": ("get_caller_identity", {}),
@@ -165,6 +163,9 @@ READINESS = {
     "elbv2": ("describe_load_balancers", {"PageSize": 1}),
     "autoscaling": ("describe_auto_scaling_groups", {"MaxRecords": 1}),
 }
+
+
+READINESS_WAIT = 15  # seconds: on a busy 2-core machine LocalEmu took over 3 s for its first EC2 call
 
 
 class Target:
@@ -237,8 +238,8 @@ class Target:
     def account_id(self) -> str:
         return self.client("sts").get_caller_identity()["Account"]
 
-    def check_ready(self, services: list[str]) -> None:
-        """Raise one clear line when this target cannot serve a service the lab needs."""
+    def check_ready(self, services: list[str], needs: list[str] = ()) -> None:
+        """Raise one clear line when this target cannot serve a service (or a call: `needs`) the lab needs."""
         try:
             self.account_id
         except (bx.BotoCoreError, bx.ClientError) as exc:
@@ -301,7 +302,7 @@ class EmbeddedTarget(Target):
             return self.client("sts").get_caller_identity()["Account"]
         return self.settings.sandbox_account
 
-    def check_ready(self, services: list[str]) -> None:
+    def check_ready(self, services: list[str], needs: list[str] = ()) -> None:
         control.require_running(self.settings)
 
     def describe(self) -> str:
@@ -310,12 +311,26 @@ class EmbeddedTarget(Target):
 
 
 class LocalStackTarget(Target):
+    """An AWS emulator at LOCALSTACK_HOST: LocalStack, or one of its successors (bootcamp/emulators.toml).
+
+    It signs with settings.emulator_account as the access key id (an account of its own where the
+    emulator separates accounts so), else with LocalStack's "test" key (its account 000000000000).
+    """
+
     name = "localstack"
 
-    def session(self):
-        from localstack_client.session import Session
+    @property
+    def access_key(self) -> str:
+        return self.settings.emulator_account or "test"
 
-        return Session(region_name=self.region)
+    def credentials(self) -> tuple[str, str]:
+        return (self.access_key, "test")
+
+    def session(self) -> boto3.Session:
+        import boto3
+
+        return boto3.Session(aws_access_key_id=self.access_key, aws_secret_access_key="test",
+                             region_name=self.region, botocore_session=_shared_models())
 
     def endpoint(self, service: str) -> str:
         from localstack_client.config import get_service_endpoint
@@ -327,40 +342,36 @@ class LocalStackTarget(Target):
         host = os.environ.get("LOCALSTACK_HOST", "localhost:4566")
         return host if "://" in host else f"http://{host}"
 
-    def health(self) -> dict:
-        try:
-            with urllib.request.urlopen(f"{self.base_url}/_localstack/health", timeout=3) as r:
-                return json.loads(r.read())
-        except (urllib.error.URLError, OSError, ValueError):
-            raise TargetUnavailable(
-                f"LocalStack is not running at {self.base_url}: start it (`localstack start`), "
-                f"set LOCALSTACK_HOST, or {INSTEAD}") from None
+    @cached_property
+    def emulator(self) -> emulators.Found:
+        """Which emulator answers, and what it serves (its health answer, asked once)."""
+        found = emulators.detect(self.base_url)
+        if found is None:
+            raise TargetUnavailable(emulators.not_running(self.base_url))
+        return found
 
-    def check_ready(self, services: list[str]) -> None:
-        missing = [s for s in services if s in LOCALSTACK_MISSING]
-        if missing:  # known without asking LocalStack, so said at once even when it is down
-            names = " or ".join(f"{s} ({LOCALSTACK_MISSING[s]})" for s in missing)
-            raise TargetUnavailable(f"LocalStack's free edition does not serve {names}: {INSTEAD}")
-        served = self.health().get("services", {})
+    def check_ready(self, services: list[str], needs: list[str] = ()) -> None:
+        """Refuse, before anything is made, a lab needing a service or call the emulator lacks."""
+        lacking = emulators.lacks(self.emulator, services, list(needs))
+        if lacking:
+            raise TargetUnavailable(emulators.refusal(self.emulator, self.base_url, lacking))
         for service in services:
-            if served and service not in served:
-                self._refuse(service, "not in its free edition")
             self.check_answers(service)
 
     def _refuse(self, service: str, why: str):
-        what = LOCALSTACK_MISSING.get(service, service)
-        if service == "dynamodb":
-            what, why = "Amazon DynamoDB", "offline it cannot fetch DynamoDB Local"
-        raise TargetUnavailable(f"LocalStack here does not serve {service} ({what}: {why}): {INSTEAD}")
+        why = self.emulator.emulator.unanswered.get(service, why)
+        raise TargetUnavailable(emulators.refusal(
+            self.emulator, self.base_url, [f"{service} ({emulators.long_name(service)}: {why})"]))
 
     def check_answers(self, service: str) -> None:
-        """One read with a short timeout and no retries: offline, some services hang for minutes."""
+        """One read with a bounded wait and no retries: offline, some services hang for minutes (a
+        service's first call may take seconds: LocalStack and LocalEmu load it then)."""
         if service not in READINESS:
             return
         method, params = READINESS[service]
         client = self.session().client(service, region_name=self.region, endpoint_url=self.endpoint(service),
                                        config=Config(retries={"total_max_attempts": 1},
-                                                     connect_timeout=2, read_timeout=3))
+                                                     connect_timeout=2, read_timeout=READINESS_WAIT))
         try:
             getattr(client, method)(**params)
         except bx.ClientError as exc:
@@ -369,6 +380,9 @@ class LocalStackTarget(Target):
                 self._refuse(service, message.split(".")[0] or "it answers with a server error")
         except (bx.ReadTimeoutError, bx.ConnectTimeoutError, bx.EndpointConnectionError):
             self._refuse(service, "it does not answer")
+
+    def describe(self) -> str:
+        return f"localstack: {self.emulator.label} at {self.base_url} (account {self.account_id}, region {self.region})"
 
 
 class AwsTarget(Target):
@@ -411,7 +425,7 @@ class AwsTarget(Target):
     def region(self) -> str:
         return self.settings.region or self._session.region_name or DEFAULT_REGION
 
-    def check_ready(self, services: list[str]) -> None:
+    def check_ready(self, services: list[str], needs: list[str] = ()) -> None:
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
         if endpoint and not self.rehearsing:
             raise TargetUnavailable(

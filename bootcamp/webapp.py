@@ -61,7 +61,8 @@ def app_env(settings: Settings, target, bucket: str | None = None) -> dict[str, 
         env.update(AWS_ENDPOINT_URL=control.endpoint(settings), AWS_ACCESS_KEY_ID=key,
                    AWS_SECRET_ACCESS_KEY=secret, AWS_SESSION_TOKEN=token)
     elif target.name == "localstack":
-        env.update(AWS_ENDPOINT_URL=target.base_url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+        key, secret = target.credentials()
+        env.update(AWS_ENDPOINT_URL=target.base_url, AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
     else:  # resolved here, so that --profile (and SSO) count
         keys = target.session().get_credentials().get_frozen_credentials()
         env.update(AWS_ACCESS_KEY_ID=keys.access_key, AWS_SECRET_ACCESS_KEY=keys.secret_key,

@@ -15,12 +15,15 @@ Here the grouping is data the controller reads itself, and the order is chosen, 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from xdist.scheduler import LoadScopeScheduling
 
 TOGETHER = frozenset({
     "tests/test_class.py", "tests/test_dataplane.py", "tests/test_dataplane_balancer.py",
     "tests/test_dataplane_metrics.py", "tests/test_dataplane_scaling.py", "tests/test_grader_role.py",
-    "tests/test_photos.py", "tests/test_rehearsal_class.py", "tests/test_sandbox_speedups.py",
+    "tests/test_localstack.py", "tests/test_photos.py", "tests/test_rehearsal_class.py", "tests/test_sandbox_speedups.py",
     "tests/test_sandbox_state.py", "tests/test_userdata.py", "tests/test_workflow.py",
 })
 
@@ -36,6 +39,17 @@ FIRST = (
     "tests/test_rehearsal.py::test_the_aws_guide_runs_and_passes_on_a_rehearsal",
     "tests/test_dataplane.py",
 )
+
+
+# Where .ci/emulators installs the runtimes tests/test_localstack.py starts. CI installs them beside
+# the project, so they may still be installing when the tests begin: that module is handed out only
+# once no install is under way (or nothing else is left), so no worker sits waiting for one.
+EMULATORS = Path(os.environ.get("BOOTCAMP_EMULATORS", Path.home() / ".cache/aws-bootcamp-labs/emulators"))
+NEEDS_EMULATORS = "tests/test_localstack.py"
+
+
+def waits_for_install(unit: str) -> bool:
+    return unit == NEEDS_EMULATORS and any(EMULATORS.glob("*.installing"))
 
 
 def unit_of(nodeid: str) -> str:
@@ -56,8 +70,8 @@ class GroupedScheduling(LoadScopeScheduling):
         return unit_of(nodeid)
 
     def _assign_work_unit(self, node) -> None:
-        # The lowest rank goes first; ties keep the queue's order.
-        unit = min(self.workqueue, key=rank)
+        # The lowest rank goes first, a unit waiting for an install after the rest; ties keep the queue's order.
+        unit = min(self.workqueue, key=lambda u: (waits_for_install(u), rank(u)))
         tests = self.workqueue.pop(unit)
         self.assigned_work.setdefault(node, {})[unit] = tests
         collected = self.registered_collections[node]

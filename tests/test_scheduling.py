@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 pytest.importorskip("xdist", reason="the scheduling is pytest-xdist's: pip install -e '.[test]'")
-from scheduling import FIRST, TOGETHER, rank, unit_of  # noqa: E402
+from scheduling import FIRST, TOGETHER, rank, unit_of, waits_for_install  # noqa: E402
 
 SHARED_SCOPES = {"module", "package"}
 
@@ -44,6 +44,15 @@ def test_the_longest_units_rank_first_in_their_listed_order():
     assert [rank(prefix) for prefix in FIRST] == list(range(len(FIRST)))
     assert rank("tests/test_guides.py::test_guide_commands_make_every_step_pass[lab3]") < len(FIRST)
     assert rank("tests/test_lab1.py::test_solved") == len(FIRST)
+
+
+def test_the_emulator_tests_wait_while_an_install_is_under_way(tmp_path, monkeypatch):
+    import scheduling
+
+    monkeypatch.setattr(scheduling, "EMULATORS", tmp_path)
+    assert not waits_for_install("tests/test_localstack.py")
+    (tmp_path / "localstack.installing").write_text("1")
+    assert waits_for_install("tests/test_localstack.py") and not waits_for_install("tests/test_lab1.py::test_solved")
 
 
 def test_loadgroup_runs_each_listed_module_on_a_single_worker():

@@ -35,7 +35,7 @@ def list_(c, lang=None):
         grid.add_column(column)
     for lab in all_labs().values():
         steps = "\n".join(f"{st.id} {st.title(s.lang)} ({st.points})" for st in lab.steps)
-        targets = "\n".join(f"{name}: {'yes' if not why else 'no, ' + why}"
+        targets = "\n".join(f"{name}: {why or 'yes'}"
                             for name, why in lab.targets().items())
         grid.add_row(lab.id, lab.title(s.lang), f"{steps}\nmax {lab.max_points} points", targets)
     Console().print(grid)
