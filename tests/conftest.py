@@ -226,3 +226,14 @@ def pytest_xdist_make_scheduler(config, log):
 
         return GroupedScheduling(config, log)
     return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: a worker more than the cores. A test waits at times (an app starting, a health check's
+    interval, a dropped packet's timeout, a forked AWS CLI), and a third worker's test takes the core
+    it leaves; BOOTCAMP_TEST_WORKERS sets the number outright."""
+    wanted = os.environ.get("BOOTCAMP_TEST_WORKERS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    return len(os.sched_getaffinity(0)) + 1
