@@ -18,7 +18,7 @@ from conftest import LabDriver
 from bootcamp import userdata
 from bootcamp.provision import AL2023_PARAMETER
 from bootcamp.sandbox import control
-from bootcamp.sandbox.dataplane import scaling
+from bootcamp.sandbox.dataplane import placement, scaling
 from bootcamp.settings import Settings
 from bootcamp.targets import make_target
 from test_dataplane import until  # every wait below is bounded (20 s)
@@ -89,12 +89,12 @@ def apps_of(settings: Settings, ids) -> dict[str, dict]:
 
 def test_a_new_instance_goes_to_the_az_with_fewest_and_a_scale_in_takes_from_the_az_with_most():
     subnets = [("s-a", "a"), ("s-b", "b"), ("s-c", "c")]
-    assert scaling.next_subnet(subnets, []) == ("s-a", "a")
-    assert scaling.next_subnet(subnets, [("s-a", "a"), ("s-c", "c")]) == ("s-b", "b")
-    assert scaling.next_subnet([("s-a1", "a"), ("s-a2", "a")], [("s-a1", "a")]) == ("s-a2", "a")
+    assert placement.next_subnet(subnets, []) == ("s-a", "a")
+    assert placement.next_subnet(subnets, [("s-a", "a"), ("s-c", "c")]) == ("s-b", "b")
+    assert placement.next_subnet([("s-a1", "a"), ("s-a2", "a")], [("s-a1", "a")]) == ("s-a2", "a")
     # (id, AZ, launched, from the current version): the fullest AZ first, an old version, then the oldest
     members = [("i-1", "a", 1.0, True), ("i-2", "a", 2.0, False), ("i-3", "b", 0.5, True), ("i-4", "a", 3.0, True)]
-    assert scaling.scale_in_order(members)[:2] == ["i-2", "i-1"]
+    assert placement.scale_in_order(members)[:2] == ["i-2", "i-1"]
 
 
 def test_only_a_member_in_service_is_judged_and_elb_health_counts_only_after_the_grace_period():

@@ -52,7 +52,7 @@ Parts (one module each):
   where AWS would refuse (everything lets the packet through, but nothing listens on the
   port) it is closed at once.
 - scaling: Auto Scaling as AWS runs it. The adapter's hooks launch each group instance into
-  the AZ the group has fewest in (moto put all in the first subnet), with the launch template
+  the AZ the group has fewest in (moto put all in the first subnet; placement.py decides), with the launch template
   version's (or launch configuration's) instance profile, metadata options and user data,
   register it with the group's target groups, take a scale-in from the AZ with most, and keep
   the scaling activities (DescribeScalingActivities), the one record of every launch and

@@ -12,6 +12,7 @@ import datetime
 import functools
 from dataclasses import dataclass, field
 
+from bootcamp.sandbox.dataplane import placement
 from bootcamp.sandbox.dataplane.names import PUBLIC_ZONE, public_dns_name  # noqa: F401 (the edge's names)
 
 
@@ -976,11 +977,10 @@ def launch_one(group, propagated_tags: dict, capacity: tuple[int, int] | None = 
     from moto.autoscaling.models import InstanceState
     from moto.ec2.utils import filter_iam_instance_profiles
 
-    from bootcamp.sandbox.dataplane import scaling
 
     ec2 = group.autoscaling_backend.ec2_backend
     taken = [(s.instance.subnet_id, s.instance.placement.zone) for s in _live_states(group)]
-    subnet_id, zone = scaling.next_subnet(_subnets_of(group), taken)
+    subnet_id, zone = placement.next_subnet(_subnets_of(group), taken)
     spec = launch_spec(group)
     before = len(group.active_instances())
     start, end = capacity or (before, before + 1)
@@ -1067,7 +1067,6 @@ def install_scaling_hooks() -> None:
     if getattr(FakeAutoScalingGroup, "_bootcamp_scaling", False):
         return
     FakeAutoScalingGroup._bootcamp_scaling = True
-    from bootcamp.sandbox.dataplane import scaling
 
     def replace_autoscaling_group_instances(self, count_needed, propagated_tags):
         start = len(self.active_instances())
@@ -1083,7 +1082,7 @@ def install_scaling_hooks() -> None:
         before = {id(s): s for s in self.instance_states}
         if surplus > 0 and active and not getattr(self, "mixed_instances_policy", None):
             current = launch_spec(self)["version"]
-            order = scaling.scale_in_order([(s.instance.id, s.instance.placement.zone, _member(s).launched,
+            order = placement.scale_in_order([(s.instance.id, s.instance.placement.zone, _member(s).launched,
                                              _launched_version(s.instance) == current) for s in active])
             victims = [next(s for s in active if s.instance.id == i) for i in order[:surplus]]
             self.instance_states = victims + [s for s in self.instance_states if s not in victims]

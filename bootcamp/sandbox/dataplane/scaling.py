@@ -29,7 +29,6 @@ Suspended processes (Launch, Terminate, HealthCheck, ReplaceUnhealthy) are honou
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 from bootcamp.sandbox.dataplane import adapter, unguarded
 
@@ -44,35 +43,6 @@ CAUSES = {
     "status": "an instance was taken out of service in response to an EC2 instance status check failure.",
     "elb": "an instance was taken out of service in response to an ELB system health check failure.",
 }
-
-
-# --- pure decisions ---------------------------------------------------------------------------
-
-def next_subnet(subnets: list[tuple[str | None, str]], members: list[tuple[str | None, str]]):
-    """Where a new instance goes: the group's AZ with the fewest members (ties: the group's order),
-    and in it the subnet with the fewest. `subnets` and `members` are (subnet id, AZ) pairs."""
-    if not subnets:
-        raise ValueError("the group has no subnet or Availability Zone to launch in")
-    zones = list(dict.fromkeys(az for _, az in subnets))
-    per_zone = Counter(az for _, az in members)
-    per_subnet = Counter(subnet for subnet, _ in members)
-    zone = min(zones, key=lambda az: (per_zone[az], zones.index(az)))
-    return min(((s, az) for s, az in subnets if az == zone), key=lambda pair: per_subnet[pair[0]])
-
-
-def scale_in_order(members: list[tuple[str, str, float, bool]]) -> list[str]:
-    """The order a scale-in terminates members in, by AWS's default termination policy: from the AZ
-    with the most (ties: the later AZ by name), then an instance not launched from the group's
-    current launch template version, then the oldest. `members`: (id, AZ, launched, current)."""
-    left = list(members)
-    order = []
-    while left:
-        per_zone = Counter(az for _, az, _, _ in left)
-        zone = max(per_zone, key=lambda az: (per_zone[az], az))
-        victim = min((m for m in left if m[1] == zone), key=lambda m: (m[3], m[2], m[0]))
-        order.append(victim[0])
-        left.remove(victim)
-    return order
 
 
 def verdict(group: adapter.Group, member: adapter.Member, past_grace: bool, impaired_for: float | None,
