@@ -11,7 +11,9 @@ This module is the one place where a rehearsal must differ from AWS, and why:
   a load balancer's at http://<its DNS name>/. That address is on the internet; on a rehearsal
   this machine plays the internet, through the sandbox's edge: an instance at its public DNS
   name (ec2-a-b-c-d.<region>.compute.localhost) and a load balancer at its DNS name, both on
-  the endpoint's port, which stands for port 80 (see the README's "The sandbox's data plane").
+  the endpoint's port, which stands for port 80 (see the README's "The sandbox's data plane"); a
+  CloudFront distribution, which AWS serves at https://<its domain name>, at its `443--` name on that
+  port, the sandbox's stand-in for HTTPS.
 """
 
 from __future__ import annotations
@@ -49,3 +51,9 @@ def instance_url(endpoint: str | None, public_ip: str, region: str) -> str:
 def balancer_url(endpoint: str | None, dns_name: str) -> str:
     """Where this machine asks a load balancer's listener on port 80 by its DNS name."""
     return f"http://{dns_name}{_port(endpoint) if endpoint else ''}"
+
+
+def distribution_url(endpoint: str | None, domain: str) -> str:
+    """Where this machine asks a CloudFront distribution over HTTPS by its DomainName: on AWS https://DOMAIN;
+    on a rehearsal the sandbox's CloudFront, whose `443--` name on the endpoint's port stands for HTTPS."""
+    return f"http://443--{domain}{_port(endpoint)}" if endpoint else f"https://{domain}"

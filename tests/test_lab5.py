@@ -11,6 +11,7 @@ put it back as they found it.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 import uuid
@@ -129,7 +130,7 @@ def test_the_app_serves_update_files_for_caches_and_its_pages_for_nobody():
 # --- the sandbox's CloudFront API, as AWS answers --------------------------------------------
 
 def test_the_sandboxs_cloudfront_keeps_policies_etags_and_refuses_what_aws_refuses(settings):
-    cloudfront, ec2 = make_target(settings).client("cloudfront"), make_target(settings).client("ec2")
+    cloudfront = make_target(settings).client("cloudfront")
     managed = {p["CachePolicy"]["CachePolicyConfig"]["Name"]: p["CachePolicy"]["Id"]
                for p in cloudfront.list_cache_policies(Type="managed")["CachePolicyList"]["Items"]}
     assert managed["Managed-CachingOptimized"] == OPTIMIZED and managed["Managed-CachingDisabled"] == DISABLED
@@ -169,10 +170,22 @@ def test_the_sandboxs_cloudfront_keeps_policies_etags_and_refuses_what_aws_refus
         cloudfront.delete_distribution(Id=dist_id, IfMatch=etag)  # the ETag before the update
     cloudfront.delete_distribution(Id=dist_id, IfMatch=newer)
     cloudfront.delete_cache_policy(Id=made["CachePolicy"]["Id"], IfMatch=made["ETag"])
-    [origin_facing] = ec2.describe_managed_prefix_lists(Filters=[
-        {"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}])["PrefixLists"]
-    assert origin_facing["OwnerId"] == "AWS"
-    assert ec2.get_managed_prefix_list_entries(PrefixListId=origin_facing["PrefixListId"])["Entries"]
+
+
+def test_an_iam_users_cloudfront_reads_are_signed_and_judged_as_on_aws(settings):
+    """A REST GET (no body) by an IAM principal: its signature holds (moto signed its query as a body), then IAM judges."""
+    target = make_target(settings)
+    iam = target.client("iam")
+    iam.create_user(UserName="reader")
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    reader = target.client_as("cloudfront", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError, match="AccessDenied"):
+        reader.list_cache_policies(Type="custom")
+    iam.put_user_policy(UserName="reader", PolicyName="cloudfront-reads", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "cloudfront:ListDistributions", "cloudfront:ListCachePolicies"]}]}))
+    assert reader.list_distributions()["DistributionList"]["Quantity"] == 0
+    assert reader.list_cache_policies(Type="custom")["CachePolicyList"]["Quantity"] == 0
 
 
 # --- start, solve ----------------------------------------------------------------------------
@@ -186,6 +199,9 @@ def test_start_fails_every_step_with_a_hint_and_solve_passes_every_step_in_both_
     assert failing(solved.after) == {} and solved.after.score == solved.after.max_score == 12
     probe = solved.inventory["probe"]
     assert probe["app"] == "employee-directory" and probe["file"][1]["x_cache"] == "Hit from cloudfront"
+    [origin_facing] = solved.client("ec2").describe_managed_prefix_lists(Filters=[
+        {"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}])["PrefixLists"]
+    assert origin_facing["OwnerId"] == "AWS" and solved.inventory["prefix_list"] == origin_facing["PrefixListId"]
     korean = grading.regrade(solved.lab, solved.inventory, "ko")
     assert all(s.status == PASS for s in korean.steps)
     assert get_lab("5").step("5.2").title("ko").startswith("/updates/*용 캐시 동작")

@@ -5,7 +5,7 @@ through its CloudFront)."""
 
 from __future__ import annotations
 
-from bootcamp import webapp
+from bootcamp import rehearsal, webapp
 from bootcamp.collect import Reader
 from bootcamp.inventory import Inventory
 from bootcamp.provision import TAG_LAB, name_of, tag_value
@@ -84,12 +84,10 @@ def policies(cloudfront, kind: str) -> dict[str, dict]:
 
 
 def viewer_url(target, domain: str) -> str | None:
-    """Where this machine asks a distribution over HTTPS: on AWS https://DOMAIN; on the sandbox (and a
-    rehearsal against it) its `443--` name on the sandbox's port, which stands for the HTTPS side."""
-    if target.name == "aws" and not target.rehearsing:
-        return f"https://{domain}"
-    url = target.balancer_url(f"443--{domain}")
-    return url
+    """Where this machine asks a distribution over HTTPS (None where none answers: LocalStack)."""
+    if target.name == "aws":
+        return rehearsal.distribution_url(target.settings.endpoint_url, domain)
+    return target.balancer_url(f"443--{domain}")  # the sandbox: its CloudFront on the sandbox's port
 
 
 def probe(reader: Reader, inv: Inventory) -> dict:
