@@ -22,7 +22,6 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD"]
 UPDATES = "/updates/*"
 COMMENT = "Employee Directory: software updates offloaded (lab 5)"
-WAIT_SECONDS = 1800  # AWS deploys a distribution's change to every edge location in minutes, sometimes more
 user_data_path = lab4.user_data_path
 
 
