@@ -419,6 +419,20 @@ def test_clean_disables_and_deletes_the_labs_distribution_and_leaves_the_learner
     assert provision.leftovers(lab.context()) == []
 
 
+def test_start_refuses_an_account_where_lab_4_is_set_up_before_making_anything(settings):
+    scaling = make_target(settings).client("autoscaling")
+    scaling.create_launch_configuration(LaunchConfigurationName="lab4", ImageId="ami-12c6146b", InstanceType="t3.micro")
+    scaling.create_auto_scaling_group(AutoScalingGroupName="app-asg", LaunchConfigurationName="lab4", MinSize=0,
+                                      MaxSize=0, AvailabilityZones=["us-west-2a"], Tags=[
+                                          {"Key": "bootcamp:lab", "Value": "4", "PropagateAtLaunch": True}])
+    lab = LabDriver("5", settings)
+    with pytest.raises(BootcampError) as refused:
+        lab.run("start")
+    said = str(refused.value)
+    assert "\n" not in said and "belongs to lab 4" in said and "run `invoke lab.clean 4` first" in said, said
+    assert lab.log == [] and make_target(settings).client("iam").list_roles()["Roles"] == []
+
+
 def test_localstack_is_refused_in_one_line_and_load_takes_only_a_number(tmp_path):
     from bootcamp.settings import Settings
 

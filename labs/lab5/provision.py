@@ -27,8 +27,17 @@ user_data_path = lab4.user_data_path
 
 def start(ctx: Context) -> None:
     """What the course prepares: lab 4's end state (its solve: the load balancer, the group serving in two AZs)."""
+    _refuse_lab4s_world(ctx)
     lab4.solve(ctx)
     ctx.log(f"  the load balancer {LOAD_BALANCER} serves the app; the update files are at /updates/")
+
+
+def _refuse_lab4s_world(ctx: Context) -> None:
+    """Lab 4 solved in this account is its own (same names, same network): refused before anything is made,
+    with the command that cleans it, as lab 4 refuses lab 3."""
+    for group in lab4._groups(ctx):
+        if group["AutoScalingGroupName"] == lab4.GROUP and not ctx.is_ours(group.get("Tags")):
+            ctx.refuse_foreign("Auto Scaling group", lab4.GROUP, group.get("Tags"))
 
 
 def solve(ctx: Context) -> None:
