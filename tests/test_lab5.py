@@ -444,3 +444,32 @@ def test_localstack_is_refused_in_one_line_and_load_takes_only_a_number(tmp_path
     for bad in ("0", "x", "501"):
         with pytest.raises(BootcampError, match="is not a number of requests from 1 to 500"):
             load.check_requests(bad)
+
+
+# --- the sandbox's CloudFront rules, as pure functions ---------------------------------------
+
+def test_cloudfronts_ttls_path_patterns_and_forwarded_headers():
+    from bootcamp.sandbox.dataplane import adapter, cloudfront
+
+    optimized = adapter.CfPolicy(id=OPTIMIZED, min_ttl=1, default_ttl=86400, max_ttl=31536000)
+    disabled = adapter.CfPolicy(id=DISABLED)
+    assert cloudfront.ttl_of(optimized, [("Cache-Control", "public, max-age=86400")]) == 86400
+    assert cloudfront.ttl_of(optimized, [("Cache-Control", "max-age=60, s-maxage=600")]) == 600  # s-maxage wins
+    assert cloudfront.ttl_of(optimized, [("Cache-Control", "max-age=99999999999")]) == 31536000  # MaxTTL caps it
+    assert cloudfront.ttl_of(optimized, [("Cache-Control", "no-store")]) == 1  # MinTTL > 0 keeps it that long
+    assert cloudfront.ttl_of(adapter.CfPolicy(id="", min_ttl=0, default_ttl=5, max_ttl=60),
+                             [("Cache-Control", "no-store")]) == 0
+    assert cloudfront.ttl_of(optimized, []) == 86400  # no Cache-Control: DefaultTTL
+    assert cloudfront.ttl_of(disabled, [("Cache-Control", "public, max-age=86400")]) == 0
+    assert cloudfront.matches("/updates/*", "/updates/2.5.0/a.pkg?x=1") and cloudfront.matches("updates/*", "/updates/")
+    assert not cloudfront.matches("/updates/*", "/Updates/2.5.0/a.pkg") and not cloudfront.matches("/updates/*", "/")
+    assert cloudfront.matches("/img/?.png", "/img/a.png") and not cloudfront.matches("/img/?.png", "/img/ab.png")
+    origin = adapter.CfOrigin("alb", "alb-1.us-west-2.elb.localhost", "", "http-only", 80, 443)
+    viewer = {"Host": "d1.cloudfront.localhost", "Cookie": "s=1", "Accept": "*/*", "User-Agent": "curl"}
+    everything = adapter.CfBehaviour("", "alb", "allow-all", ("GET",), ("GET",), disabled,
+                                     adapter.CfPolicy(id=ALL_VIEWER, headers="allViewer", cookies="all",
+                                                      query_strings="all"), disabled)
+    assert cloudfront.forwarded(everything, disabled, origin, viewer, "d1.cloudfront.localhost") == viewer
+    bare = adapter.CfBehaviour("/updates/*", "alb", "allow-all", ("GET",), ("GET",), optimized, None, optimized)
+    assert cloudfront.forwarded(bare, optimized, origin, viewer, "d1.cloudfront.localhost") == {
+        "Host": "alb-1.us-west-2.elb.localhost", "User-Agent": "Amazon CloudFront"}  # the cache key's only
