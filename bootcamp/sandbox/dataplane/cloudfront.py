@@ -47,11 +47,11 @@ from dataclasses import dataclass
 
 from bootcamp.sandbox.dataplane import adapter
 from bootcamp.sandbox.dataplane.balancer import Answer
+from bootcamp.sandbox.dataplane.edge import CALLER as VIEWER  # this machine, as the internet sees it
 from bootcamp.sandbox.dataplane.names import is_distribution_name, split_host
 
 CACHE_BYTES = 256 * 1024 * 1024
 CACHED_STATUSES = (200, 203, 300, 301, 410)
-VIEWER = "198.51.100.1"  # this machine, as the edge sees it (edge.CALLER)
 FALLBACK_CALLER = "130.176.0.10"  # in 130.176.0.0/18, one of the origin-facing ranges
 POP = "SEA19-C1"  # an edge location of us-west-2's: Seattle
 PHRASES = {301: "Moved Permanently", 403: "Forbidden", 502: "Bad Gateway", 504: "Gateway Timeout"}
