@@ -315,7 +315,7 @@ def lab_app_url(target, lab_id: str, app_port: int) -> str:
         if not found:
             raise BootcampError(f"no load balancer {LOAD_BALANCER} in {target.describe()}: create it (step 4.2)")
         return target.balancer_url(found[0]["DNSName"]) + "/"
-    raise BootcampError(f"lab {lab_id} has no web app to open: labs 2, 3 and 4 do")
+    raise BootcampError(f"lab {lab_id} has no web app to open: labs 2 to 5 do")
 
 
 # --- using the app as a learner does (lab.solve) ---------------------------------------------
