@@ -210,6 +210,7 @@ def test_start_fails_every_step_with_a_hint_and_solve_passes_every_step_in_both_
 def test_the_cache_through_real_http_and_the_load_balancer_dropping_this_machine(solved):
     base = viewer_url(solved.target, distribution(solved)["DomainName"])
     path = "/updates/2.3.0/employee-directory-2.3.0.pkg"
+    assert load.distribution_url(solved.target) == base + "/"  # what `invoke lab.open 5` opens
     first, second = webapp.fetch(base + path), webapp.fetch(base + path)
     assert (first["status"], first["headers"]["x-cache"]) == (200, "Miss from cloudfront")
     assert (second["status"], second["headers"]["x-cache"]) == (200, "Hit from cloudfront")
