@@ -139,6 +139,12 @@ def test_the_sandboxs_cloudfront_keeps_policies_etags_and_refuses_what_aws_refus
     viewers = {p["OriginRequestPolicy"]["OriginRequestPolicyConfig"]["Name"]: p["OriginRequestPolicy"]["Id"]
                for p in cloudfront.list_origin_request_policies()["OriginRequestPolicyList"]["Items"]}
     assert viewers["Managed-AllViewer"] == ALL_VIEWER
+    mine = cloudfront.create_origin_request_policy(OriginRequestPolicyConfig={
+        "Name": "user-agent-only", "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": [
+            "User-Agent"]}}, "CookiesConfig": {"CookieBehavior": "none"}, "QueryStringsConfig": {"QueryStringBehavior": "all"}})
+    assert [p["OriginRequestPolicy"]["OriginRequestPolicyConfig"]["Name"] for p in cloudfront.list_origin_request_policies(
+        Type="custom")["OriginRequestPolicyList"]["Items"]] == ["user-agent-only"]
+    cloudfront.delete_origin_request_policy(Id=mine["OriginRequestPolicy"]["Id"], IfMatch=mine["ETag"])
     week = {"Name": "a-week", "MinTTL": 0, "DefaultTTL": 604800, "MaxTTL": 31536000,
             "ParametersInCacheKeyAndForwardedToOrigin": {
                 "EnableAcceptEncodingGzip": True, "HeadersConfig": {"HeaderBehavior": "none"},
