@@ -14,6 +14,11 @@ This module is the one place where a rehearsal must differ from AWS, and why:
   the endpoint's port, which stands for port 80 (see the README's "The sandbox's data plane").
   A guide's commands ask the public address itself, as on AWS; a shell that rehearses them has
   the endpoint for its HTTP proxy (`shell_env`), and the sandbox's edge answers for the address.
+
+
+  the endpoint's port, which stands for port 80 (see the README's "The sandbox's data plane"); a
+  CloudFront distribution, which AWS serves at https://<its domain name>, at its `443--` name on that
+  port, the sandbox's stand-in for HTTPS.
 """
 
 from __future__ import annotations
@@ -61,3 +66,9 @@ def shell_env(endpoint: str) -> dict[str, str]:
     host = urlsplit(endpoint).hostname or "127.0.0.1"
     return {"AWS_ENDPOINT_URL": endpoint, "BOOTCAMP_ENDPOINT_URL": endpoint,
             "http_proxy": endpoint, "no_proxy": host}
+
+
+def distribution_url(endpoint: str | None, domain: str) -> str:
+    """Where this machine asks a CloudFront distribution over HTTPS by its DomainName: on AWS https://DOMAIN;
+    on a rehearsal the sandbox's CloudFront, whose `443--` name on the endpoint's port stands for HTTPS."""
+    return f"http://443--{domain}{_port(endpoint)}" if endpoint else f"https://{domain}"

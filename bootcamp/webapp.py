@@ -262,6 +262,30 @@ def _get(url: str) -> tuple[int | None, object, str]:
         return None, None, "the answer is not JSON"
 
 
+def fetch(url: str, timeout: float = ASK_TIMEOUT) -> dict:
+    """One GET, read to the end, redirects not followed: {"status", "headers" (lower-case names), "size", "error"}
+    (a cache in front of the app tells in its headers whether it answered itself: lab 5's CloudFront)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "aws-bootcamp-labs"})
+    try:
+        with _no_redirects.open(request, timeout=timeout) as response:
+            size = len(response.read())
+            return {"status": response.status, "headers": {k.lower(): v for k, v in response.headers.items()},
+                    "size": size, "error": ""}
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, "headers": {k.lower(): v for k, v in exc.headers.items()}, "size": 0,
+                "error": f"HTTP {exc.code}"}
+    except (urllib.error.URLError, OSError) as exc:
+        return {"status": None, "headers": {}, "size": 0, "error": str(getattr(exc, "reason", exc))}
+
+
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 3xx answer is the answer
+
+
+_no_redirects = urllib.request.build_opener(_LoopbackHandler, _KeepRedirects)
+
+
 # --- where a learner opens the app they built ------------------------------------------------
 
 APP_INSTANCE = "Web Application"  # the instance labs 2 and 3 serve the app from
@@ -292,7 +316,7 @@ def lab_app_url(target, lab_id: str, app_port: int) -> str:
         if not found:
             raise BootcampError(f"no load balancer {LOAD_BALANCER} in {target.describe()}: create it (step 4.2)")
         return target.balancer_url(found[0]["DNSName"]) + "/"
-    raise BootcampError(f"lab {lab_id} has no web app to open: labs 2, 3 and 4 do")
+    raise BootcampError(f"lab {lab_id} has no web app to open: labs 2 to 5 do")
 
 
 # --- using the app as a learner does (lab.solve) ---------------------------------------------

@@ -9,12 +9,13 @@ import uuid
 from http import HTTPStatus
 from urllib.parse import quote
 
-from employee_directory import __version__, instance, pages
+from employee_directory import __version__, instance, pages, updates
 from employee_directory.config import AppConfig, bucket_problem
 from employee_directory.forms import BadForm, read_form, safe_filename
 from employee_directory.store import Problem, Store
 
 ID, ANY = "/([^/]+)", "(?:GET|POST) "
+READ = "(?:GET|HEAD) "
 
 
 def reply(status: int, body: str, kind: str = "text/plain", **headers):
@@ -40,7 +41,10 @@ class App:
             ANY + "/edit" + ID: self.edit, "POST /delete" + ID: self.delete, "GET /photo" + ID: self.photo,
             ANY + "/settings": self.settings, "GET /api/settings": lambda: as_json(self.status()),
             "GET /api/employees": lambda: as_json(self.store.employees()), "POST /stress": self.stress,
-            "GET /api/stress": lambda: as_json(instance.stress_status())}
+            "GET /api/stress": lambda: as_json(instance.stress_status()),
+            READ + "/updates/": self.releases,
+            READ + "/updates" + ID + ID: self.update_file}
+        self.conditional = (self.releases, self.update_file)
 
     def __call__(self, environ, start_response):
         # WSGI gives the path as latin-1; browsers send UTF-8.
@@ -51,8 +55,10 @@ class App:
         except Exception:  # a bug of ours: the traceback goes to the log, not the page
             logging.getLogger(__name__).exception(request)
             status, headers, body = reply(500, "internal error")
+        if "Cache-Control" not in dict(headers):  # pages are made for each request: no cache keeps them
+            headers = headers + [("Cache-Control", "no-store")]
         start_response(f"{status} {HTTPStatus(status).phrase}", headers + [("Content-Length", str(len(body)))])
-        return [body]
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
     def dispatch(self, request: str, environ):
         for route, handler in self.routes.items():
@@ -60,6 +66,8 @@ class App:
             if found:
                 try:
                     form = {"form": read_form(environ)} if request.startswith("POST") else {}
+                    if handler in self.conditional:
+                        form = {"if_none_match": environ.get("HTTP_IF_NONE_MATCH", "")}
                     return handler(*found.groups(), **form)
                 except (BadForm, Problem) as exc:
                     return reply(400 if isinstance(exc, BadForm) else 502, str(exc))
@@ -136,6 +144,25 @@ class App:
         seconds = form[0].get("seconds", "")
         instance.stress(int(seconds) if seconds.isdigit() else 60)
         return redirect("/")
+
+    def releases(self, if_none_match=""):
+        return self.static(updates.etag(repr(updates.RELEASES)), updates.LIST_CACHING, if_none_match,
+                           lambda: self.page("Software updates", updates.listing()))
+
+    def update_file(self, version: str, name: str, if_none_match=""):
+        data = updates.content(version, name)
+        if data is None:
+            return reply(404, f"release {version} has no file {name}")
+        return self.static(updates.etag(f"{version}/{name}/{len(data)}"), updates.FILE_CACHING, if_none_match,
+                           lambda: (200, [("Content-Type", updates.files(version)[name])], data))
+
+    @staticmethod
+    def static(tag, caching, if_none_match, make):
+        cached = [("ETag", tag), ("Cache-Control", caching)]
+        if updates.matches(if_none_match, tag):
+            return 304, cached, b""
+        status, headers, body = make()
+        return status, headers + cached, body
 
     def status(self) -> dict:
         c = self.config

@@ -23,7 +23,8 @@ from xdist.scheduler import LoadScopeScheduling
 TOGETHER = frozenset({
     "tests/test_class.py", "tests/test_dataplane.py", "tests/test_dataplane_balancer.py",
     "tests/test_dataplane_metrics.py", "tests/test_dataplane_scaling.py", "tests/test_grader_role.py",
-    "tests/test_localstack.py", "tests/test_photos.py", "tests/test_rehearsal_class.py", "tests/test_sandbox_speedups.py",
+    "tests/test_lab5.py", "tests/test_localstack.py", "tests/test_photos.py", "tests/test_rehearsal_class.py",
+    "tests/test_sandbox_speedups.py",
     "tests/test_sandbox_state.py", "tests/test_userdata.py", "tests/test_workflow.py",
 })
 

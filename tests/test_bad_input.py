@@ -258,6 +258,8 @@ BAD_INPUT = [
     ("endpoint", ["class.grade", "--roster", "{in}/roster.csv", "--lab", "1", "--out", "{in}/class", "--target", "aws",
                   "--endpoint-url", "http://127.0.0.1:{free}"], "nothing answers at", ""),
     ("name", ["lab.grade", "9"], "unknown lab '9'", ""),
+    ("number", ["lab.load", "5", "--requests", "0"], "--requests '0' is not a number of requests from 1 to 500", ""),
+    ("name", ["lab.load", "4"], "lab.load measures lab 5", ""),
     ("name", ["lab.open", "9", "--print"], "unknown lab '9'", ""),
     ("name", ["lab.start", "1", "--target", "gcp"], "unknown target 'gcp'", ""),
     ("name", ["lab.list", "--lang", "xx"], "unknown language 'xx'", ""),

@@ -99,7 +99,7 @@ def every_hint(lab_id: str, lang: str) -> GradeResult:
 @pytest.mark.parametrize("lang", ["en", "ko"])
 @pytest.mark.parametrize("width", [80, 100, 120])
 def test_the_grade_table_wraps_every_hint_and_never_cuts_one(lang, width):
-    for lab_id in ("1", "2", "3", "4"):
+    for lab_id in ("1", "2", "3", "4", "5"):
         result = every_hint(lab_id, lang)
         out = io.StringIO()
         report.table(result, Console(file=out, width=width, color_system=None))

@@ -195,6 +195,22 @@ def _identity_permits(moto_request, principal: Principal, resource: str, keys: d
                                   access.request_context(principal, **keys))
 
 
+REST_XML_SERVICES = {"cloudfront", "route53"}  # their SDKs read <ErrorResponse><Error>, not moto's <Errors>
+
+
+class RestXmlError(_RESTError):
+    """A refusal in the restXml protocol's shape, which botocore reads the code of."""
+
+    code = 403
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(error_type, message)
+        from xml.sax.saxutils import escape
+
+        self.description = (f'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>{escape(error_type)}'
+                            f"</Code><Message>{escape(message)}</Message></Error><RequestId></RequestId></ErrorResponse>")
+
+
 def enforce() -> None:
     """Authorize every call as AWS does (see the module's docstring)."""
 
@@ -215,7 +231,10 @@ def enforce() -> None:
         if is_iam and signed:  # moto's check of the caller's own policies (a presigned URL carries none)
             moto_request = iam_request_cls(
                 account_id=self.current_account, method=self.method,
-                path=f"{self.raw_path}?{query}" if query else self.raw_path, data=self.data, body=self.raw_body,
+                path=f"{self.raw_path}?{query}" if query else self.raw_path,
+                # moto signs `data` as the body when it has no raw one: a GET's would be its query (or headers)
+                data={} if self.method in ("GET", "HEAD", "DELETE") else self.data,
+                body=self.raw_body,
                 headers=self.headers, action=action)
             moto_request.check_signature()
             if not (service == "sts" and action == "AssumeRole"):  # judged below, trust policy and all
@@ -226,6 +245,8 @@ def enforce() -> None:
                     # moto answers in XML; a JSON-protocol SDK (DynamoDB, ...) would not read the reason.
                     if service in JSON_SERVICES:
                         raise JsonRESTError("AccessDeniedException", exc.message) from None
+                    if service in REST_XML_SERVICES:
+                        raise RestXmlError("AccessDenied", exc.message) from None
                     raise
         if service == "sts" and action == "AssumeRole":
             _assume_role(principal, moto_request, self._get_param)

@@ -39,6 +39,9 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   (moto answers HTTP 500), CreateLaunchTemplateVersion with SourceVersion inheriting that
   version's data, the network interfaces a launch makes deleted with their instance, and a
   group's DefaultInstanceWarmup and a scaling policy's Enabled kept (moto drops both);
+- for lab 5 (see `bootcamp.sandbox.lab5_apis`): CloudFront's managed and custom cache and origin
+  request policies, distributions named under `.cloudfront.localhost` (answered by the data plane's
+  CloudFront), ETags that updates and deletes must name, and no deleting an enabled distribution;
 - iam:SimulatePrincipalPolicy and SimulateCustomPolicy, which moto lacks, judged as IAM judges
   (see `bootcamp.sandbox.simulator`); `/_bootcamp/stats` counts them per account;
 - where moto answers otherwise than AWS (see `bootcamp.sandbox.fidelity`): EC2 dry runs judged
@@ -82,7 +85,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import anonymous, authorize, dispatch, fidelity, lab4_apis, shared, simulator, state_api  # noqa: E402
+from bootcamp.sandbox import anonymous, authorize, dispatch, fidelity, lab4_apis, lab5_apis, shared, simulator, state_api  # noqa: E402
 from bootcamp.sandbox.access import CREDENTIAL, JSON_SERVICES, QUERY_CREDENTIAL, ROOT_KEY, listed as _listed  # noqa: E402
 from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402
@@ -411,6 +414,8 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     lab4_apis.launch_template_versions_from_a_source()
     lab4_apis.launched_interfaces_deleted_on_termination()
     lab4_apis.group_warmup_and_policy_switch_kept()
+    lab5_apis.cache_and_origin_request_policies()
+    lab5_apis.distributions_as_aws_keeps_them()
     fidelity.apply()
     simulator.install()
     shared.share_aws_managed_policies()

@@ -13,7 +13,7 @@ from bootcamp.errors import BootcampError
 from bootcamp.labmodel import all_labs, get_lab
 from bootcamp.tasks import TARGET_HELP, friendly, settings
 
-LAB = {"lab": "lab number: 1, 2, 3 or 4 (see `invoke lab.list`)"}
+LAB = {"lab": "lab number: 1 to 5 (see `invoke lab.list`)"}
 
 
 def _setup(c, lab, target, region, port, profile, lang=None, yes=False, endpoint_url=None):
@@ -143,12 +143,18 @@ def verify(c, lab, target=None, region=None, port=None, profile=None, lang=None,
                          "print": "only print the URL, do not open a browser"})
 @friendly
 def open_(c, lab, print_=False, target=None, region=None, port=None, profile=None, endpoint_url=None):
-    """Print the URL of the app you built (lab 2 and 3: the instance; lab 4: the load balancer) and open it."""
+    """Print the URL of the app you built (lab 2 and 3: the instance; lab 4: the load balancer; lab 5: the
+    distribution) and open it."""
     from bootcamp import lifecycle, webapp
 
     s, lab_ = _setup(c, lab, target, region, port, profile, endpoint_url=endpoint_url)
     target_ = lifecycle.prepare(s, lab_, changes=False)
-    url = webapp.lab_app_url(target_, lab_.id, s.app_port)
+    if lab_.id == "5":
+        from labs.lab5 import load as lab5_load
+
+        url = lab5_load.distribution_url(target_)
+    else:
+        url = webapp.lab_app_url(target_, lab_.id, s.app_port)
     print(url)
     if not print_:
         webbrowser.open(url)
@@ -181,3 +187,21 @@ def guide(c, lab, lang=None, format="md", target=None, region=None, port=None, p
     except OSError as exc:
         raise BootcampError(f"cannot write the guide to {out}: {exc.strerror}") from None
     print(f"lab {lab_.id} guide ({s.lang}, {format}) written to {out}")
+
+
+@task(help={**LAB, **{k: TARGET_HELP[k] for k in ("target", "region", "port", "profile", "endpoint_url")},
+            "requests": "how many downloads each burst sends (default 20, at most 500)"})
+@friendly
+def load(c, lab, requests=None, target=None, region=None, port=None, profile=None, endpoint_url=None):
+    """Lab 5: the same burst of update downloads through CloudFront and straight to the load balancer, side by side."""
+    from bootcamp import lifecycle
+    from labs.lab5 import load as lab5_load
+
+    s, lab_ = _setup(c, lab, target, region, port, profile, endpoint_url=endpoint_url)
+    if lab_.id != "5":
+        raise BootcampError(f"lab.load measures lab 5 (CloudFront in front of the load balancer), not lab {lab_.id}: "
+                            "run `invoke lab.load 5`")
+    count = lab5_load.check_requests(20 if requests is None else requests)
+    target_ = lifecycle.prepare(s, lab_, changes=False)
+    print(f"{count} downloads of {lab5_load.UPDATE_FILE} each way, on {target_.describe()}")
+    print(lab5_load.table(lab5_load.run(s, target_, count)))

@@ -87,6 +87,13 @@ Parts (one module each):
   once to the group's notification topics (autoscaling:EC2_INSTANCE_LAUNCH / _TERMINATE, AWS's
   shape); the same stream dates each launch for the warm-up.
 
+- cloudfront: a distribution's DomainName (`d<13 letters and digits>.cloudfront.localhost`) answers on
+  the sandbox's port as CloudFront's edge: its behaviours, a cache per the cache policy's TTLs and the
+  origin's Cache-Control (X-Cache Hit/Miss, Age, Via), and the origin fetched through
+  `Edge.request` from an address of the origin-facing managed prefix list, so a load balancer's
+  security group that admits only that list lets CloudFront in and keeps this machine out. It is no
+  loop: it answers requests, reading distributions through the adapter.
+
 Every loop writes to moto's state through `DataPlane.changing(account, services, lasting)`:
 under the account's lock, as a request does, then marked for the store (issue 15).
 
@@ -116,7 +123,8 @@ class DataPlane:
     """The controllers of one sandbox process, their loop thread and their request entry."""
 
     def __init__(self, home: Path, endpoint: str, store=None):
-        from bootcamp.sandbox.dataplane import adapter, clock, edge, health, instances, metadata, metrics, scaling
+        from bootcamp.sandbox.dataplane import (adapter, clock, cloudfront, edge, health, instances, metadata, metrics,
+                                                scaling)
 
         adapter.install_hooks()
         adapter.install_balancer_hooks()
@@ -132,6 +140,7 @@ class DataPlane:
         self.health = health.Health(self.instances, self.clock)
         self.edge = edge.Edge(self.instances, self.health)
         self.balancer = self.edge.balancer
+        self.cloudfront = cloudfront.CloudFront(self.edge, self.clock)
         adapter.observe(self.instances)
         adapter.observe_health(self.health)
         self.scaling = scaling.Scaling(self.clock, self.instances, self.changing)
@@ -187,9 +196,12 @@ class DataPlane:
         """Whether a request is the data plane's: to an instance's public name, to a metadata service,
         or /_bootcamp/dataplane (what runs)."""
         path = environ.get("PATH_INFO", "")
-        return self.edge.handles(environ) or path.startswith(self.metadata.PREFIX) or path == STATUS_PATH
+        return (self.edge.handles(environ) or self.cloudfront.handles(environ) or path.startswith(self.metadata.PREFIX)
+                or path == STATUS_PATH)
 
     def wsgi(self, environ, start_response):
+        if self.cloudfront.handles(environ):
+            return self.cloudfront.wsgi(environ, start_response)
         if self.edge.handles(environ):
             return self.edge.wsgi(environ, start_response)
         if environ.get("PATH_INFO") == STATUS_PATH:

@@ -199,7 +199,8 @@ def network(account: str, region: str) -> Network:
                           for e in list(a.network_acl_entries)))
         for a in list(backend.network_acls.values()))
     ingress = {g.id: tuple(Rule(protocol=_protocol(r.ip_protocol), from_port=r.from_port, to_port=r.to_port,
-                                cidrs=tuple(c for c in (r.ip_range.get("CidrIp"),) if c))
+                                cidrs=tuple(c for c in (r.ip_range.get("CidrIp"),) if c)
+                                + prefix_list_cidrs(backend, r.prefix_list_id))
                            for r in list(g.ingress_rules))
                for groups in list(backend.groups.values()) for g in list(groups.values())}
     return Network(vpcs=frozenset(backend.vpcs), igw_attachments=attached, route_tables=tables,
@@ -1764,3 +1765,145 @@ def find_instance(region: str, ip: str) -> tuple[Instance | None, Place | None]:
             best = (found, views)
             _homes[(ip, region)] = account
     return best
+
+
+# --- cloudfront --------------------------------------------------------------------------------
+# Distributions as the data plane's CloudFront serves them (bootcamp/sandbox/dataplane/cloudfront.py),
+# their policies (kept by bootcamp.sandbox.lab5_apis), and the managed prefix lists a security group
+# rule may name (a rule for com.amazonaws.global.cloudfront.origin-facing admits CloudFront's addresses).
+
+ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+def prefix_list_cidrs(backend, prefix_list_id: str | None) -> tuple[str, ...]:
+    """The CIDRs of a managed prefix list (its latest version) that a security group rule names."""
+    if not prefix_list_id:
+        return ()
+    found = backend.managed_prefix_lists.get(prefix_list_id)
+    if found is None or not found.entries:
+        return ()
+    latest = found.entries.get(found.version) or found.entries[max(found.entries, key=lambda v: v or 0)]
+    return tuple(e["Cidr"] for e in latest or () if e.get("Cidr"))
+
+
+def origin_facing_cidrs(account: str, region: str) -> tuple[str, ...]:
+    """CloudFront's origin-facing addresses as this account's EC2 lists them in a region."""
+    from moto.ec2.models import ec2_backends
+
+    if account not in ec2_backends or region not in ec2_backends[account]:
+        return ()
+    backend = ec2_backends[account][region]
+    found = next((p for p in list(backend.managed_prefix_lists.values()) if p.prefix_list_name == ORIGIN_FACING), None)
+    return prefix_list_cidrs(backend, found.id) if found else ()
+
+
+@dataclass(frozen=True)
+class CfPolicy:
+    """A cache policy (TTLs, what is in the cache key) or an origin request policy (what is forwarded)."""
+
+    id: str
+    min_ttl: int = 0
+    default_ttl: int = 0
+    max_ttl: int = 0
+    headers: str = "none"  # none, whitelist, allViewer, allViewerAndWhitelistCloudFront, allExcept
+    header_names: tuple[str, ...] = ()
+    cookies: str = "none"
+    query_strings: str = "none"
+
+
+@dataclass(frozen=True)
+class CfOrigin:
+    id: str
+    domain: str
+    path: str
+    protocol_policy: str  # http-only, https-only, match-viewer ("" for an S3 origin)
+    http_port: int
+    https_port: int
+
+
+@dataclass(frozen=True)
+class CfBehaviour:
+    path_pattern: str  # "" for the default behaviour
+    origin_id: str
+    viewer_policy: str  # allow-all, redirect-to-https, https-only
+    methods: tuple[str, ...]
+    cached_methods: tuple[str, ...]
+    cache_policy: CfPolicy | None  # None: the legacy settings below
+    origin_request_policy: CfPolicy | None
+    legacy: CfPolicy
+
+
+@dataclass(frozen=True)
+class Distribution:
+    account: str
+    id: str
+    domain: str
+    enabled: bool
+    etag: str  # changes with every update: a cache keyed on it forgets what an older config cached
+    origins: tuple[CfOrigin, ...]
+    behaviours: tuple[CfBehaviour, ...]  # in order, the default one last
+
+
+def _cf_policy(backend, kind: str, pid: str) -> CfPolicy | None:
+    from bootcamp.sandbox import lab5_apis
+
+    if not pid:
+        return None
+    try:
+        entry, _ = lab5_apis.policy(backend, kind, pid)
+    except Exception:  # deleted since: AWS refuses that, but read nothing rather than fail
+        return None
+    config = entry["config"]
+    params = config.get("ParametersInCacheKeyAndForwardedToOrigin", config)
+    headers = params.get("HeadersConfig", {})
+    return CfPolicy(id=pid, min_ttl=int(config.get("MinTTL", 0) or 0), default_ttl=int(config.get("DefaultTTL", 0) or 0),
+                    max_ttl=int(config.get("MaxTTL", 0) or 0), headers=headers.get("HeaderBehavior", "none"),
+                    header_names=tuple(h.lower() for h in (headers.get("Headers") or {}).get("Items", []) or ()),
+                    cookies=params.get("CookiesConfig", {}).get("CookieBehavior", "none"),
+                    query_strings=params.get("QueryStringsConfig", {}).get("QueryStringBehavior", "none"))
+
+
+def _cf_behaviour(backend, b, pattern: str) -> CfBehaviour:
+    methods = b.allowed_methods
+    forwarded = b.forwarded_values.__dict__ if b.forwarded_values is not None else {}
+    headers = (forwarded.get("Headers") or {}).get("Items", []) or []
+    legacy = CfPolicy(id="", min_ttl=int(b.min_ttl or 0), default_ttl=int(b.default_ttl or 0), max_ttl=int(b.max_ttl or 0),
+                      headers="whitelist" if headers else "none", header_names=tuple(h.lower() for h in headers),
+                      query_strings="all" if str(forwarded.get("QueryString", False)).lower() == "true" else "none")
+    return CfBehaviour(path_pattern=pattern, origin_id=b.target_origin_id, viewer_policy=b.viewer_protocol_policy,
+                       methods=tuple(m.upper() for m in methods.items),
+                       cached_methods=tuple(m.upper() for m in methods.cached_methods.get("Items", [])),
+                       cache_policy=_cf_policy(backend, "cache", b.cache_policy_id or ""),
+                       origin_request_policy=_cf_policy(backend, "origin_request", b.origin_request_policy_id or ""),
+                       legacy=legacy)
+
+
+def _cf_distribution(account: str, backend, d) -> Distribution:
+    from bootcamp.sandbox import lab5_apis
+
+    config = d.distribution_config
+    origins = []
+    for o in config.Origins["Items"]:
+        custom = getattr(o, "custom_origin_config", None)
+        origins.append(CfOrigin(id=o.id, domain=o.domain_name, path=o.origin_path or "",
+                                protocol_policy=getattr(custom, "origin_protocol_policy", "") or "",
+                                http_port=int(getattr(custom, "http_port", None) or 80),
+                                https_port=int(getattr(custom, "https_port", None) or 443)))
+    listed = [_cf_behaviour(backend, b, b.path_pattern) for b in (config.CacheBehaviors.get("Items") or [])]
+    return Distribution(account=account, id=d.distribution_id, domain=d.domain_name, enabled=lab5_apis.enabled(config),
+                        etag=d.etag, origins=tuple(origins),
+                        behaviours=(*listed, _cf_behaviour(backend, config.DefaultCacheBehavior, "")))
+
+
+def distribution_by_domain(domain: str) -> Distribution | None:
+    """The distribution whose DomainName this is (any account: the name is global, as on AWS)."""
+    from moto.cloudfront.models import cloudfront_backends
+
+    for account, partitions in list(cloudfront_backends.items()):
+        if "aws" not in partitions.keys():
+            continue
+        backend = partitions["aws"]
+        for d in list(backend.distributions.values()):
+            if d.domain_name == domain:
+                return _cf_distribution(account, backend, d)
+    return None

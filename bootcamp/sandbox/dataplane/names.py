@@ -44,3 +44,22 @@ def split_host(host: str) -> tuple[str, int | None]:
 
 def is_balancer_name(name: str) -> bool:
     return name.endswith("." + ELB_ZONE)
+
+
+CLOUDFRONT_ZONE = "cloudfront.localhost"
+
+
+def distribution_domain(distribution_id: str) -> str:
+    """A distribution's DomainName on the sandbox, as AWS shapes it (`d` and 13 letters and digits, then
+    `.cloudfront.net`): d1a2b3c4d5e6f7.cloudfront.localhost. Made from its id, so a restore keeps it."""
+    import hashlib
+
+    number, letters = int(hashlib.sha256(distribution_id.encode()).hexdigest(), 16), []
+    for _ in range(13):
+        number, digit = divmod(number, 36)
+        letters.append("0123456789abcdefghijklmnopqrstuvwxyz"[digit])
+    return f"d{''.join(letters)}.{CLOUDFRONT_ZONE}"
+
+
+def is_distribution_name(name: str) -> bool:
+    return name.endswith("." + CLOUDFRONT_ZONE)
