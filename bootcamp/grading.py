@@ -7,17 +7,12 @@ import importlib
 import io
 import sys
 import threading
-from datetime import datetime, timezone
 
 from bootcamp.collect import collect
 from bootcamp.inventory import Inventory
 from bootcamp.labmodel import Lab
-from bootcamp.results import GradeResult, StepResult
+from bootcamp.results import GradeResult, StepResult, now, result_of  # noqa: F401 (also the library's words)
 from bootcamp.targets import Target
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def preload(module: str) -> None:
@@ -40,13 +35,6 @@ def regrade(lab: Lab, inventory: Inventory, lang: str = "en", started: str | Non
     started = started or now()
     [steps] = judge(lab, {inventory.meta.get("account", ""): inventory}, lang).values()
     return result_of(lab, inventory, steps, started, lang)
-
-
-def result_of(lab: Lab, inventory: Inventory, steps: list[StepResult], started: str, lang: str) -> GradeResult:
-    meta = inventory.meta
-    return GradeResult(lab=lab.id, title=lab.title(lang), target=meta.get("target", ""),
-                       account=meta.get("account", ""), region=meta.get("region", ""),
-                       started=started, finished=now(), steps=steps)
 
 
 def judge(lab: Lab, inventories: dict[str, Inventory], lang: str = "en",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 from bootcamp.redact import redact_text
 
@@ -67,3 +68,16 @@ class GradeResult:
         """Read back what to_dict wrote (a grade.json), e.g. to merge shards of a class."""
         fields = {k: payload[k] for k in ("lab", "title", "target", "account", "region", "started", "finished")}
         return cls(**fields, steps=[StepResult(**s) for s in payload.get("steps", [])])
+
+
+def now() -> str:
+    """A grade's clock: UTC, to the second, as reports show it."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def result_of(lab, inventory, steps: list[StepResult], started: str, lang: str) -> GradeResult:
+    """A lab's grade from its judged steps and the inventory they judged (whose target, account, region)."""
+    meta = inventory.meta
+    return GradeResult(lab=lab.id, title=lab.title(lang), target=meta.get("target", ""),
+                       account=meta.get("account", ""), region=meta.get("region", ""),
+                       started=started, finished=now(), steps=steps)

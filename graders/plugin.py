@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bootcamp.inventory import Inventory, Unjudgeable
-from bootcamp.results import ERROR, FAIL, PASS, StepResult
+from bootcamp.results import ERROR, FAIL, PASS, StepResult, now, result_of
 
 
 class StepFailed(Exception):
@@ -156,7 +156,7 @@ class StandaloneGrade:
     """`pytest graders --lab N`: collect from the target, judge, write the asked-for files."""
 
     def __init__(self, config, lab_id: str):
-        from bootcamp import grading
+        from bootcamp.collect import collect
         from bootcamp.errors import BootcampError
         from bootcamp.labmodel import get_lab
         from bootcamp.settings import Settings
@@ -171,21 +171,21 @@ class StandaloneGrade:
             if snapshot:
                 inventory = Inventory.from_dict(json.loads(Path(snapshot).read_text()))
             else:
-                self.target.check_ready(list(self.lab.services))
-                inventory = grading.collect(self.lab, self.target, settings.home)
+                self.target.check_ready(list(self.lab.services), list(self.lab.needs))
+                inventory = collect(self.lab, self.target, settings.home)
         except BootcampError as exc:
             raise pytest.UsageError(str(exc)) from None
-        self.started = grading.now()
+        self.started = now()
         self.inventory = inventory
         self.judgement = Judgement(self.lab, {inventory.meta.get("account", ""): inventory}, settings.lang)
         config.pluginmanager.register(self.judgement, "bootcamp-judgement")
         self.config = config
 
     def pytest_sessionfinish(self, session):
-        from bootcamp import grading, report
+        from bootcamp import report
 
         [steps] = self.judgement.results().values()
-        result = grading.result_of(self.lab, self.inventory, steps, self.started, self.judgement.lang)
+        result = result_of(self.lab, self.inventory, steps, self.started, self.judgement.lang)
         if self.config.getoption("--lab-json"):
             report.write_json(result, Path(self.config.getoption("--lab-json")))
         if self.config.getoption("--lab-junit"):

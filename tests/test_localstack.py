@@ -177,6 +177,8 @@ def test_lab1_verifies_in_a_fresh_account_of_its_own(on, runtime):
     ("ministack", "2", ["MiniStack 1.5", "NetworkInterfaces", "user data"]),
     ("ministack", "4", ["PutNotificationConfiguration"]),
     ("localstack", "4", ["LocalStack 2026", "elbv2 (Elastic Load Balancing v2)", "autoscaling (EC2 Auto Scaling)"]),
+    ("localstack", "5", ["LocalStack 2026", "cloudfront (CloudFront)"]),
+    ("ministack", "5", ["MiniStack 1.5", "PutNotificationConfiguration"]),
 ])
 def test_a_lab_the_emulator_cannot_run_is_refused_in_one_line(on, runtime, lab, named):
     """From the health answer (LocalStack) or the known gaps (MiniStack); lab 3 on LocalStack offline

@@ -33,14 +33,19 @@ from collections import defaultdict
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from bootcamp.sandbox import shared
-
 PROTOCOL = 5
+PRISTINE = "000000000000"  # the account of the backends the shared sets are made in (see `shared`)
 UNDATED = datetime.datetime(2024, 1, 1)  # the creation date of a public AMI whose data has none
 # Locks and their kin are made anew, free: no request is in flight when a state is read back.
 FRESH = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock,
          threading.Condition: threading.Condition, threading.Event: threading.Event,
          threading.Semaphore: threading.Semaphore}
+
+
+def is_shared(obj) -> bool:
+    """Whether a public AMI or snapshot is one of the shared set's (see `shared`), not an account's copy."""
+    backend = getattr(obj, "ec2_backend", None)
+    return backend is not None and getattr(backend, "account_id", None) == PRISTINE
 
 
 def _copy(obj):
@@ -92,7 +97,7 @@ def pristine_ec2(region: str):
     from moto.ec2.models import EC2Backend
 
     began = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    backend = EC2Backend(region, shared.PRISTINE)
+    backend = EC2Backend(region, PRISTINE)
     for ami in backend.amis.values():  # moto dates an AMI its data does not date "now": one date, every process
         if ami.creation_date.replace(tzinfo=None) >= began:
             ami.creation_date = UNDATED
@@ -179,7 +184,7 @@ class _Writer(pickle.Pickler):
         if type(obj) in FRESH:
             return FRESH[type(obj)], ()
         kind = type(obj).__name__
-        if kind in ("Ami", "Snapshot") and shared.is_shared(obj):
+        if kind in ("Ami", "Snapshot") and is_shared(obj):
             region = obj.ec2_backend.region_name
             return (shared_ami, (region, obj.id)) if kind == "Ami" else (shared_snapshot, (region, obj.from_ami))
         if kind == "Ami" and type(obj).__module__ == "moto.ec2.models.amis":

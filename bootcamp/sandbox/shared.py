@@ -20,12 +20,7 @@ from __future__ import annotations
 
 import functools
 
-PRISTINE = "000000000000"  # the account of the backends the shared sets are made in (see codec)
-
-
-def is_shared(obj) -> bool:
-    backend = getattr(obj, "ec2_backend", None)
-    return backend is not None and getattr(backend, "account_id", None) == PRISTINE
+from bootcamp.sandbox.codec import PRISTINE, is_shared
 
 
 def _own_ami(backend, ami_id: str) -> None:
