@@ -34,6 +34,14 @@ def test_lab_verify_proves_lab_2(settings):
     assert "lab 2 verified on embedded" in out.stdout
 
 
+def test_lab_verify_proves_lab_5(settings):
+    """Lab 4's world built for lab 5, graded, solved, graded again and cleaned: nothing tagged is left,
+    the load balancer, the group and the distribution included."""
+    out = run_invoke("lab.verify", "5", env=sandbox_env(settings), timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr
+    assert "lab 5 verified on embedded" in out.stdout
+
+
 def test_grade_lab_2_asks_the_app_and_lab_open_prints_where_it_answers(lab2):
     lab2.run("start")
     lab2.run("solve")
