@@ -22,9 +22,9 @@ def test_a_short_flag_means_one_option_in_every_task():
 def test_help_shows_the_default_the_environment_sets():
     env = {"BOOTCAMP_SANDBOX_PORT": "4711", "BOOTCAMP_REGION": "eu-central-1", "BOOTCAMP_LANG": "ko",
            "BOOTCAMP_APP_PORT": "8181"}
-    for task, says in [("sandbox.up", "(default 4711)"), ("lab.grade", "(default 4711)"),
-                       ("lab.grade", "(default eu-central-1)"), ("lab.guide", "(default ko)"),
-                       ("app.run", "(default 8181)"), ("sandbox.env", "(default eu-central-1)")]:
+    for task, says in [("sandbox.up", ["(default 4711)"]), ("lab.grade", ["(default 4711)", "(default eu-central-1)"]),
+                       ("lab.guide", ["(default ko)"]), ("app.run", ["(default 8181)"]),
+                       ("sandbox.env", ["(default eu-central-1)"])]:
         shown = run_invoke("--help", task, env=env)
-        assert shown.returncode == 0 and says in " ".join(shown.stdout.split()), (task, shown.stdout)
+        assert shown.returncode == 0 and all(s in " ".join(shown.stdout.split()) for s in says), (task, shown.stdout)
         assert "4599" not in shown.stdout
