@@ -1637,45 +1637,37 @@ class Place:
     def holds(self, version: int, ec2, elbv2) -> bool:
         return self.version == version and _is(self._ec2, ec2) and _is(self._elbv2, elbv2)
 
-    @property
-    def network(self) -> Network:
-        made = self._made.get("network")
+    def _view(self, name: str, build):
+        """A view built on first use and kept for as long as this Place (a race builds it twice, alike)."""
+        made = self._made.get(name)
         if made is None:
-            made = self._made["network"] = network(self.account, self.region) if self._ec2 else Network()
+            made = self._made[name] = build()
         return made
 
     @property
+    def network(self) -> Network:
+        return self._view("network", lambda: network(self.account, self.region) if self._ec2 else Network())
+
+    @property
     def sources(self) -> dict[str, tuple[GroupSource, ...]]:
-        made = self._made.get("sources")
-        if made is None:
-            made = self._made["sources"] = group_sources(self.account, self.region) if self._ec2 else {}
-        return made
+        return self._view("sources", lambda: group_sources(self.account, self.region) if self._ec2 else {})
 
     @property
     def balancers(self) -> dict[str, Balancer]:
         """By DNS name, lower case."""
-        made = self._made.get("balancers")
-        if made is None:
-            made = self._made["balancers"] = {b.dns.lower(): b for b in (
-                balancers(self.account, self.region) if self._elbv2 else ())}
-        return made
+        return self._view("balancers", lambda: {b.dns.lower(): b for b in (
+            balancers(self.account, self.region) if self._elbv2 else ())})
 
     @property
     def target_groups(self) -> dict[str, TargetGroup]:
         """By ARN."""
-        made = self._made.get("target_groups")
-        if made is None:
-            made = self._made["target_groups"] = {g.arn: g for g in (
-                target_groups(self.account, self.region) if self._elbv2 else ())}
-        return made
+        return self._view("target_groups", lambda: {g.arn: g for g in (
+            target_groups(self.account, self.region) if self._elbv2 else ())})
 
     @property
     def instances(self) -> dict[str, Instance]:
         """By id, without their user data (as target_instance reads them)."""
-        made = self._made.get("instances")
-        if made is None:
-            made = self._made["instances"] = self._instances()
-        return made
+        return self._view("instances", self._instances)
 
     def _instances(self) -> dict[str, Instance]:
         backend = self._ec2() if self._ec2 else None
@@ -1693,14 +1685,14 @@ class Place:
     @property
     def addresses(self) -> dict[str, Instance]:
         """The live (not terminated) instances by public IPv4 address, a running one first."""
-        made = self._made.get("addresses")
-        if made is None:
-            found: dict[str, Instance] = {}
-            for i in sorted(self.instances.values(), key=lambda i: i.state == "running"):
-                if i.public_ip and i.state != "terminated":
-                    found[i.public_ip] = i  # a running one, sorted last, wins
-            made = self._made["addresses"] = found
-        return made
+        return self._view("addresses", self._addresses)
+
+    def _addresses(self) -> dict[str, Instance]:
+        found: dict[str, Instance] = {}
+        for i in sorted(self.instances.values(), key=lambda i: i.state == "running"):
+            if i.public_ip and i.state != "terminated":
+                found[i.public_ip] = i  # a running one, sorted last, wins
+        return found
 
 
 def place(account: str, region: str) -> Place:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from bootcamp.sandbox.dataplane import adapter
 from bootcamp.sandbox.dataplane.balancer import Answer
 from bootcamp.sandbox.dataplane.edge import CALLER as VIEWER  # this machine, as the internet sees it
+from bootcamp.sandbox.dataplane.edge import read_request
 from bootcamp.sandbox.dataplane.names import is_distribution_name, split_host
 
 CACHE_BYTES = 256 * 1024 * 1024
@@ -298,14 +299,7 @@ class CloudFront:
     # --- as a WSGI application -----------------------------------------------------------------
 
     def wsgi(self, environ, start_response):
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        for key, header in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-            if environ.get(key):
-                headers[header] = environ[key]
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(size) if size else None
-        path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
-            environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
+        path, headers, body = read_request(environ)
         answer = self.request(environ.get("HTTP_HOST", ""), environ["REQUEST_METHOD"], path, headers, body)
         if answer.action != "answer":
             print(f"cloudfront: {answer.action} {environ.get('HTTP_HOST')}: {answer.reason}", flush=True)

@@ -106,6 +106,19 @@ def origin_form(uri: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
+def read_request(environ) -> tuple[str, dict, bytes | None]:
+    """A WSGI request as the edge's entries take it: its target (`/path?query`), headers and body."""
+    headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers[name] = environ[key]
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(size) if size else None
+    path = origin_form(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "") or (
+        environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
+    return path, headers, body
+
+
 def balancer_region(host: str) -> str | None:
     """The region of the load balancer name a Host header names, or None."""
     name = split_host(host)[0]
@@ -236,14 +249,7 @@ class Edge:
 
     def wsgi(self, environ, start_response):
         environ["bootcamp.unlogged"] = True  # keepalive.UNLOGGED: no request log line (drops and refusals print why)
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-            if environ.get(key):
-                headers[name] = environ[key]
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(size) if size else None
-        path = origin_form(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "") or (
-            environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
+        path, headers, body = read_request(environ)
         try:
             caller_port = int(environ.get("REMOTE_PORT") or 0)
         except ValueError:
