@@ -1,7 +1,10 @@
 """The sandbox answers as AWS does where moto 5.2.5 does not: EC2 dry runs, a root's identity, an
-instance's groups from its network interface, targets that are no instance, Inactive keys."""
+instance's groups from its network interface, targets that are no instance, Inactive keys, and
+CORS headers only from a bucket's rules."""
 
 import json
+import urllib.error
+import urllib.request
 
 import boto3
 import pytest
@@ -156,3 +159,28 @@ def test_an_inactive_access_key_is_refused_as_aws_refuses_it(settings):
     assert error_code(as_user(settings, "dynamodb", key).list_tables) == "UnrecognizedClientException"
     iam.update_access_key(UserName="paused", AccessKeyId=key[0], Status="Active")
     assert as_user(settings, "ec2", key).describe_vpcs()["Vpcs"]
+
+
+def with_origin(api, origin: str = "https://app.example"):
+    """A client whose requests carry an Origin header, as a browser's would."""
+    api.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("Origin", origin))
+    return api
+
+
+def test_answers_carry_cors_headers_only_where_a_bucket_says(settings):
+    ec2, s3 = with_origin(client(settings, "ec2")), with_origin(client(settings, "s3"))
+    for answer in (ec2.describe_vpcs(), s3.list_buckets()):  # moto's server: Access-Control-Allow-Origin: *
+        assert not [h for h in answer["ResponseMetadata"]["HTTPHeaders"] if h.startswith("access-control-")]
+    bucket = f"cors-{settings.sandbox_account}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET"]}]})
+    preflight = urllib.request.Request(f"{control.endpoint(settings)}/{bucket}/photo.png", method="OPTIONS", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+    with urllib.request.urlopen(preflight, timeout=10) as answer:
+        assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert answer.headers["Access-Control-Allow-Methods"] == "GET"
+    preflight.headers["Origin"] = "https://other.example"  # urllib keeps header names capitalised
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(preflight, timeout=10)
+    assert refused.value.code == 403 and not refused.value.headers["Access-Control-Allow-Origin"]

@@ -88,6 +88,11 @@ def _answers(port: int, account: str) -> list[tuple]:
         with pytest.raises(Exception):
             wrong()
     ec2.describe_vpcs()
+    for wrong in (lambda: ec2.describe_vpcs(VpcIds=["vpc-0123456789abcdef0"]),  # moto raises AWS errors
+                  lambda: iam.get_user(UserName="nobody"),                       # as werkzeug exceptions
+                  lambda: ddb.describe_table(TableName="none")):
+        with pytest.raises(Exception):
+            wrong()
     iam.create_user(UserName="same-bytes")
     iam.list_users()
     ddb.create_table(TableName="same", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

@@ -4,7 +4,9 @@ moto serves an unsigned request as the root of its default account, so anyone on
 could list and create buckets without a key. Here an unsigned request may only read an S3
 object (GET or HEAD) whose bucket policy has an Allow for Principal "*" on s3:GetObject and a
 Resource matching the object, with no Condition, and whose RestrictPublicBuckets setting is
-off; it is then served as its owner's account. Any other unsigned S3 request is AccessDenied;
+off; it is then served as its owner's account. A CORS preflight (OPTIONS, which browsers never
+sign) to a bucket is served as its owner's too, and answered from the bucket's CORS rules. Any
+other unsigned S3 request is AccessDenied;
 any other service answers MissingAuthenticationToken. The instance metadata paths (/latest/)
 are not AWS API calls and stay open.
 """
@@ -66,13 +68,17 @@ def verdict(environ, error_response) -> tuple[str | None, tuple | None]:
                                     "MissingAuthenticationToken", "Request is missing Authentication Token")
     denied = error_response("s3", 403, "AccessDenied", "Access Denied")
     bucket, key = _bucket_and_key(environ)
-    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or not bucket or not key or environ.get("QUERY_STRING"):
+    method = environ.get("REQUEST_METHOD")
+    preflight = method == "OPTIONS" and bool(bucket)
+    if not preflight and (method not in ("GET", "HEAD") or not bucket or not key or environ.get("QUERY_STRING")):
         return None, denied
     from moto.s3.models import s3_backends
 
     owner = s3_backends.bucket_accounts.get(bucket)
     if owner is None:
         return None, denied
+    if preflight:
+        return owner[1], None
     found = dict.get(s3_backends, owner[1], {}).get(owner[0])
     made = found.buckets.get(bucket) if found is not None else None
     block = getattr(made, "public_access_block", None)

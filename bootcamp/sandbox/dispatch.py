@@ -18,15 +18,30 @@ a request's raw path and URL parsed again on each of their uses, S3's choice bet
 bucket-in-host and bucket-in-path made by a dozen regular expressions three times per call,
 and a request id drawn one character at a time. tests/test_sandbox_speedups.py checks that
 the answers stay byte for byte those of `--no-speedups`.
+
+A third profile (bench/sandbox_speed.py's list_buckets loop under py-spy) put a sixth of a call
+in Flask around moto's handler: an application and request context pushed and popped, the
+session interface asked, signals sent, the response finalised. moto's handlers need none of it:
+each takes the request, its raw URL and its headers and answers a (status, headers, body)
+tuple. `DirectRoutes` finds the handler by the backend app's own URL map and calls it as moto's
+Flask view does; what that map does not match, or a view that is not a moto handler, goes to
+Flask as before.
+
+The same profile put a tenth of a call in reading the request's headers: Python's http.server
+hands them to the email package's feed parser. `quicker_header_parsing` reads a plain header
+block (a name, a colon and a one-line value each) into the same message object directly, and
+leaves anything else (folded lines, a line without a colon) to the email parser.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 
 import moto.core.responses as moto_responses
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from werkzeug.exceptions import HTTPException
 
 _UNKNOWN = object()
 
@@ -35,7 +50,7 @@ class CachedDispatcher(DomainDispatcherApplication):
     """moto's dispatcher, remembering which backend serves each host; its apps parse requests lighter."""
 
     def __init__(self, create_app):
-        super().__init__(lambda service: _lighter(create_app(service)))
+        super().__init__(lambda service: DirectRoutes(_lighter(create_app(service))))
         self.backend_of_host: dict[str, object] = {}
 
     def get_backend_for_host(self, host):
@@ -45,6 +60,47 @@ class CachedDispatcher(DomainDispatcherApplication):
         if backend is _UNKNOWN:
             backend = self.backend_of_host[host] = super().get_backend_for_host(host)
         return backend
+
+
+class DirectRoutes:
+    """A backend's Flask app whose moto handlers are called directly (see the module's docstring)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __getattr__(self, name):  # what else asks for the app gets Flask's
+        return getattr(self.app, name)
+
+    def __call__(self, environ, start_response):
+        try:
+            endpoint, _ = self.app.url_map.bind_to_environ(environ).match()
+        except HTTPException:  # no route, or not that method: Flask's own answer
+            return self.app(environ, start_response)
+        handler = getattr(self.app.view_functions.get(endpoint), "callback", None)
+        if handler is None:
+            return self.app(environ, start_response)
+        return _handled(handler, self.app.request_class(environ))(environ, start_response)
+
+
+def _handled(handler, request):
+    """What moto's Flask view answers for a request: the handler's answer as a Flask response; an
+    error the handler raises as werkzeug's (moto's AWS errors are werkzeug exceptions)."""
+    from botocore.exceptions import ClientError
+    from flask import Response
+    from moto.moto_api import recorder
+
+    recorder._record_request(request)
+    try:
+        result = handler(request, request.raw_url, dict(request.headers))
+    except ClientError as exc:
+        result = 400, {}, exc.response["Error"]["Message"]
+    except HTTPException as exc:
+        return exc
+    status, headers, content = result if len(result) == 3 else (200, {}, result)
+    response = Response(response=content, status=status, headers=headers)
+    if request.method == "HEAD" and "content-length" in headers:
+        response.headers["Content-Length"] = headers["content-length"]
+    return response
 
 
 def _lighter(app):
@@ -169,3 +225,34 @@ def quicker_request_ids() -> None:
 
     gen_amzn_requestid_long.quicker = True
     responses.gen_amzn_requestid_long = gen_amzn_requestid_long
+
+
+PLAIN_HEADERS = re.compile(r"(?:[!-9;-~]+:[^\r\n]*\r?\n)*\r?\n")  # the email parser reads these alike
+
+
+def quicker_header_parsing() -> None:
+    """Read a request's (or a response's) plain header block without the email package's feed parser.
+
+    The message made is the one `email.parser.Parser` makes of the same block: each header kept raw
+    (the value after the colon without its leading blanks), in order, and an empty body.
+    """
+    import email.parser
+    import http.client
+
+    if getattr(http.client.parse_headers, "quicker", False):
+        return
+
+    def parse_headers(fp, _class=http.client.HTTPMessage):
+        lines = http.client._read_headers(fp)
+        text = b"".join(lines).decode("iso-8859-1")
+        if not PLAIN_HEADERS.fullmatch(text):
+            return email.parser.Parser(_class=_class).parsestr(text)
+        message = _class()
+        for line in lines[:-1]:
+            name, value = line.decode("iso-8859-1").split(":", 1)
+            message.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
+        message.set_payload("")
+        return message
+
+    parse_headers.quicker = True
+    http.client.parse_headers = parse_headers

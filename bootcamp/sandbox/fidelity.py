@@ -11,7 +11,10 @@ Patches, each applied once by `build_app()` and safe to apply again:
 - `interface_groups_on_the_instance`: an instance launched with a network interface shows that
   interface's security groups, where moto shows none;
 - `only_instances_registered`: a target group of instances takes only instances of its VPC
-  (InvalidTarget otherwise), where moto registers any id, even "None", and calls it healthy.
+  (InvalidTarget otherwise), where moto registers any id, even "None", and calls it healthy;
+- `no_global_cors`: an answer carries CORS headers only where AWS would send them (an S3 bucket's
+  CORS rules), where moto's server adds `Access-Control-Allow-Origin: *` to every answer of
+  every service for any request with an Origin (and works out the headers on every call).
 
 And for the request front: `key_refusal`, the answer AWS gives a key that is unknown or Inactive.
 """
@@ -168,7 +171,15 @@ def only_instances_registered() -> None:
     FakeTargetGroup.register = register_targets
 
 
+def no_global_cors() -> None:
+    """Make moto's server leave out its CORS extension (read when a service's app is made)."""
+    import moto.moto_server.werkzeug_app as werkzeug_app
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
+
+
 def apply() -> None:
+    no_global_cors()
     ec2_dry_runs_honoured()
     root_caller_identity()
     interface_groups_on_the_instance()
