@@ -30,6 +30,7 @@ RETRIES = {"mode": "standard", "max_attempts": 5}
 _SESSION: botocore.session.Session | None = None
 _LOCK = threading.Lock()  # botocore sessions are not thread-safe: clients are made one at a time
 _CLIENTS: OrderedDict[tuple, object] = OrderedDict()
+_WARM = None  # a warm grader's loader (bootcamp.warm): models read before it forks each grade
 MAX_CLIENTS = 64  # a test process sees many accounts; a CLI run makes a handful
 
 
@@ -41,8 +42,26 @@ def shared_session() -> botocore.session.Session:
             from bootcamp import models
 
             _SESSION = botocore.session.get_session()
-            models.install(_SESSION)  # service models without their documentation: 4x faster to read
+            models.install(_SESSION, _WARM)  # service models without their documentation: 4x faster to read
         return _SESSION
+
+
+def warm_models(services: tuple[str, ...]) -> None:
+    """Read what making these services' clients reads, and keep only that: the session (which has
+    read this process's environment and AWS config) and its clients are dropped, and the sessions
+    made later, in the grades a warm grader forks, read the models through the same loader."""
+    from bootcamp import models
+
+    global _SESSION, _WARM
+    session = shared_session()
+    for service in services:
+        session.create_client(service, region_name="us-east-1", aws_access_key_id="warm", aws_secret_access_key="warm")
+    loader = session.get_component("data_loader")
+    with _LOCK:
+        if loader.search_paths == models.LeanLoader().search_paths:  # no data_path of this process's own
+            _WARM = loader
+        _SESSION = None
+        _CLIENTS.clear()
 
 
 def _shared_models() -> botocore.session.Session:

@@ -34,6 +34,16 @@ def sandbox_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bootcamp-home")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_warm_grader_left(tmp_path_factory):
+    """The warm graders the tests' grades started (one per home) end with the worker."""
+    yield
+    from bootcamp import warm
+
+    for pid_file in tmp_path_factory.getbasetemp().glob("**/run/grader.pid"):
+        warm.stop(pid_file.parent.parent)
+
+
 # A dropped packet is held this long (2 s for a learner): the tests judge that no answer comes, not when.
 # The class test keeps 39 learners' apps running while a worker runs other modules' tests beside it
 # (a class on one machine sets the cap the same way; each app is about 10 MB).
@@ -203,7 +213,9 @@ def an_image(ec2) -> dict:
 def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     """`invoke ...` as a user types it, from the project folder, with only the AWS settings given."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_", "LOCALSTACK_"))}
-    full_env = {**base, "COLUMNS": "200", "AWS_EC2_METADATA_DISABLED": "true", **(env or {})}
+    # A grade leaves a warm grader in its home (bootcamp/warm.py): a test's ends with the run at the latest.
+    full_env = {**base, "COLUMNS": "200", "AWS_EC2_METADATA_DISABLED": "true", "BOOTCAMP_WARM_IDLE": "120",
+                **(env or {})}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 

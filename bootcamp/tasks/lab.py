@@ -60,11 +60,33 @@ def start(c, lab, target=None, region=None, port=None, profile=None, yes=False, 
 def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
           json=None, junit=None, snapshot=None, from_snapshot=None, endpoint_url=None):
     """Grade every step: a table with hints; exit 0 only when every step passes."""
+    from bootcamp import warm
+
+    home = _home(c)
+    if home is not None and (status := warm.hand_over(home)) is not None:
+        raise Exit(code=status)  # a warm grader ran this very command (see bootcamp/warm.py)
+    try:
+        _grade_here(c, lab, target, region, port, profile, lang, json, junit, snapshot, from_snapshot, endpoint_url)
+    except Exit:  # a step failed: a grade all the same
+        warm.start(home)
+        raise
+    warm.start(home)  # for the next grade (not after bad input: that is refused, and nothing is started)
+
+
+def _home(c) -> Path | None:
+    """Where the warm grader of these settings listens (None when the settings are bad: the grade says why)."""
+    try:
+        return settings(c).home
+    except Exception:  # noqa: BLE001 (the grade itself says what is wrong, in one line)
+        return None
+
+
+def _grade_here(c, *options) -> None:
     # One short run whose heap is service models and answers, none of them in a cycle: the cyclic
     # collector would walk it again and again for nothing (about a sixth of a grade's CPU).
     gc.disable()
     try:
-        _grade(c, lab, target, region, port, profile, lang, json, junit, snapshot, from_snapshot, endpoint_url)
+        _grade(c, *options)
     finally:
         gc.enable()
 

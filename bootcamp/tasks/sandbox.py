@@ -23,8 +23,12 @@ def up(c, port=None, fresh=False):
 @task(help=PORT)
 @friendly
 def down(c, port=None):
-    """Stop the sandbox; its state is kept for the next `sandbox.up`."""
-    print(control.down(settings(c, sandbox_port=port)))
+    """Stop the sandbox (and this home's warm grader); its state is kept for the next `sandbox.up`."""
+    from bootcamp import warm
+
+    s = settings(c, sandbox_port=port)
+    warm.stop(s.home)
+    print(control.down(s))
 
 
 @task(help=PORT)

@@ -1,0 +1,100 @@
+"""The warm grader: a second `invoke lab.grade` is run by a fork of a loaded process, says exactly what a
+grade run on its own says, and never runs code older than the project's files; it ends when told."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from bootcamp import warm
+from bootcamp.sandbox import control
+from bootcamp.settings import Settings
+from conftest import LabDriver, run_invoke, sandbox_env
+
+
+def until(done, what: str, seconds: float = 60):
+    """Wait for a background process to get somewhere (no figure is judged: only that it gets there)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.1)
+
+
+def grader_pid(home) -> int | None:
+    try:
+        pid = int((warm.folder(home) / "grader.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def served(home) -> list[str]:
+    log = warm.folder(home) / "warm.log"
+    return [line for line in log.read_text().splitlines() if " runs " in line] if log.exists() else []
+
+
+@pytest.fixture
+def own_home(tmp_path):
+    """A home with a sandbox of its own (the warm grader is one per home), stopped at the end."""
+    settings = Settings.from_env(env={}, home=tmp_path / "home", sandbox_port=control.free_port())
+    env = {"BOOTCAMP_HOME": str(settings.home), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port)}
+    assert run_invoke("sandbox.up", env={**env, "BOOTCAMP_SANDBOX_STATE": "off"}).returncode == 0
+    yield settings.but(sandbox_account="424242000001", owner="tester")
+    run_invoke("sandbox.down", env=env)
+    warm.stop(settings.home)
+
+
+def test_a_second_grade_is_run_warm_and_says_what_a_grade_on_its_own_says(own_home, tmp_path):
+    LabDriver("1", own_home).run("start")
+    env = sandbox_env(own_home)
+    cold = run_invoke("lab.grade", "1", "--json", str(tmp_path / "cold.json"), env=env)
+    assert cold.returncode == 1 and not served(own_home.home)
+    until(lambda: warm.socket_path(own_home.home).exists(), "the warm grader to listen")
+    again = run_invoke("lab.grade", "1", "--json", str(tmp_path / "warm.json"), env=env)
+    assert len(served(own_home.home)) == 1, "the second grade was not run by the warm grader"
+    assert (again.returncode, again.stdout, again.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+    judged = [[(s["id"], s["status"], s["hint"]) for s in json.loads((tmp_path / f"{n}.json").read_text())["steps"]]
+              for n in ("cold", "warm")]
+    assert judged[0] == judged[1]
+    korean = run_invoke("lab.grade", "1", env={**env, "BOOTCAMP_LANG": "ko"})  # each grade its own environment
+    assert len(served(own_home.home)) == 2 and "아직 완료되지 않음" in korean.stdout
+
+    LabDriver("1", own_home).run("solve")
+    solved = run_invoke("lab.grade", "1", env=env)
+    assert solved.returncode == 0 and len(served(own_home.home)) == 3
+    wrong = run_invoke("lab.grade", "9", env=env)  # bad input through the warm grader: the same one line
+    assert wrong.returncode != 0 and wrong.stderr.strip().startswith("error: unknown lab '9'")
+    assert "Traceback" not in wrong.stderr
+
+    pid = grader_pid(own_home.home)
+    assert pid and run_invoke("sandbox.down", env=env).returncode == 0
+    until(lambda: grader_pid(own_home.home) is None, "sandbox.down to stop the warm grader")
+    assert not warm.socket_path(own_home.home).exists()
+
+
+def test_a_grader_older_than_the_project_is_never_used(own_home, monkeypatch):
+    LabDriver("1", own_home).run("start")
+    env = sandbox_env(own_home)
+    run_invoke("lab.grade", "1", env=env)
+    until(lambda: warm.socket_path(own_home.home).exists(), "the warm grader to listen")
+    monkeypatch.setattr(warm, "fingerprint", lambda: "a-changed-file")  # what an edit or an install does
+    assert warm.hand_over(own_home.home) is None  # so the grade runs in its own process
+    until(lambda: grader_pid(own_home.home) is None, "the stale grader to leave")
+    assert not served(own_home.home)
+
+
+def test_an_idle_grader_leaves_and_bad_input_starts_none(tmp_path):
+    home = tmp_path / "home"
+    refused = run_invoke("lab.grade", "9", env={"BOOTCAMP_HOME": str(home)})
+    assert refused.returncode != 0 and not warm.folder(home).exists()  # refused before anything is started
+    os.environ["BOOTCAMP_WARM_IDLE"] = "0.5"
+    try:
+        warm.start(home)
+    finally:
+        del os.environ["BOOTCAMP_WARM_IDLE"]
+    until(lambda: "idle for 0.5 s, leaving" in (warm.folder(home) / "warm.log").read_text(), "the grader to leave")
+    until(lambda: grader_pid(home) is None, "the idle grader's process to end")
