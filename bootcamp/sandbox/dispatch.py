@@ -44,6 +44,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.exceptions import HTTPException
 
 _UNKNOWN = object()
+PLAIN_HOST = re.compile(r"[a-z0-9.-]+(:[0-9]+)?")  # a host werkzeug's URL helpers leave as it is
 
 
 class CachedDispatcher(DomainDispatcherApplication):
@@ -170,8 +171,17 @@ def remember_raw_urls() -> None:
 
         return property(get, doc=derive.__doc__)
 
+    def quick_raw_url(self) -> str:
+        # moto's: werkzeug's url_root (whose uri_to_iri splits and rebuilds the URL; it changes a host
+        # only where it has upper case, a percent escape or IDNA) without its slash, then the raw path.
+        host = self.host
+        if self.root_path or not PLAIN_HOST.fullmatch(host) or "xn--" in host:
+            return raw_url(self)
+        url = f"{self.scheme}://{host}{self.raw_path}"
+        return f"{url}?{self.query_string.decode()}" if self.query_string else url
+
     Request.raw_path = remembered("_bootcamp_raw_path", raw_path)
-    Request.raw_url = remembered("_bootcamp_raw_url", raw_url)
+    Request.raw_url = remembered("_bootcamp_raw_url", quick_raw_url)
     Request.raw_url.fget.remembers = True
 
 

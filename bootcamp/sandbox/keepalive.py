@@ -14,6 +14,7 @@ request log line: formatting and redacting one cost about a tenth of such a requ
 from __future__ import annotations
 
 import io
+import time
 import traceback
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -22,6 +23,7 @@ from werkzeug.exceptions import InternalServerError
 IDLE_SECONDS = 120  # a kept connection with no request for this long is closed
 UNLOGGED = "bootcamp.unlogged"
 NO_BODY = {204, 304}
+_DATE: list = [None, ""]  # (second, its HTTP date): shared by every connection's handler
 
 
 class KeepAliveHandler(MotoRequestHandler):
@@ -47,6 +49,15 @@ class KeepAliveHandler(MotoRequestHandler):
             self.wfile.write(self.head(status, headers, None))
         else:
             self.wfile.write(self.head(status, headers, len(body)) + body)
+
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header's text, made once a second rather than once an answer."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        if _DATE[0] != second:
+            _DATE[:] = [second, super().date_time_string(second)]
+        return _DATE[1]
 
     def head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> bytes:
         """The status line and headers of an answer, as werkzeug's handler would send them."""

@@ -139,6 +139,7 @@ class DataPlane:
         self.instances = instances.Instances(self.home / "dataplane", endpoint, self.metadata)
         self.health = health.Health(self.instances, self.clock)
         self.edge = edge.Edge(self.instances, self.health)
+        self.proxied = edge.proxied
         self.balancer = self.edge.balancer
         self.cloudfront = cloudfront.CloudFront(self.edge, self.clock)
         adapter.observe(self.instances)
@@ -196,6 +197,9 @@ class DataPlane:
         """Whether a request is the data plane's: to an instance's public name, to a metadata service,
         or /_bootcamp/dataplane (what runs)."""
         path = environ.get("PATH_INFO", "")
+        if (".localhost" not in environ.get("HTTP_HOST", "").lower() and not path.startswith("/_bootcamp/")
+                and not self.proxied(environ)):
+            return False  # an AWS API call, most requests: every name below is under .localhost
         return (self.edge.handles(environ) or self.cloudfront.handles(environ) or path.startswith(self.metadata.PREFIX)
                 or path == STATUS_PATH)
 
