@@ -192,8 +192,12 @@ def serve(home: Path) -> None:
                 print(f"warm grader {os.getpid()}: idle for {idle:g} s, leaving", flush=True)
                 return
             try:
-                request, fds = _receive(conn)
-            except (OSError, ValueError, ConnectionError):
+                request, fds = receive(conn)
+            except (OSError, ValueError):  # ConnectionError too
+                conn.close()
+                continue
+            if len(fds) != 3:  # a client hands over exactly its three standard streams
+                _close(fds)
                 conn.close()
                 continue
             if request.get("fingerprint") != ours:
@@ -227,19 +231,19 @@ def _close(fds: list[int]) -> None:
             os.close(fd)
 
 
-def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+def receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    """A request as a client hands it over: a length-prefixed JSON object and the file descriptors
+    passed with it (SCM_RIGHTS). tests/awscli_server.py's AWS CLI speaks the same."""
     data, fds = b"", []
     while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
         part, ancillary, _, _ = conn.recvmsg(1 << 16, socket.CMSG_LEN(3 * array.array("i").itemsize))
         if not part:
+            _close(fds)
             raise ConnectionError("the client went away")
         data += part
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds += array.array("i", payload[:len(payload) - len(payload) % 4]).tolist()
-    if len(fds) != 3:
-        _close(fds)
-        raise ValueError("a client hands over exactly its three standard streams")
     return json.loads(data[4:]), fds
 
 

@@ -16,9 +16,7 @@ read-only model loader.
 
 from __future__ import annotations
 
-import array
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -47,19 +45,6 @@ while len(answer) < 4:
     answer += part
 sys.exit(struct.unpack("!i", answer)[0])
 '''
-
-
-def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
-    data, fds = b"", []
-    while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
-        part, ancillary, _, _ = conn.recvmsg(1 << 16, socket.CMSG_LEN(3 * array.array("i").itemsize))
-        if not part:
-            raise ConnectionError("the client went away")
-        data += part
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds += array.array("i", payload[:len(payload) - len(payload) % 4]).tolist()
-    return json.loads(data[4:]), fds
 
 
 def _run(request: dict, fds: list[int], loader) -> int:
@@ -91,6 +76,8 @@ def _run(request: dict, fds: list[int], loader) -> int:
 def serve(path: str) -> None:
     import awscli.clidriver
 
+    from bootcamp.warm import receive  # the project's warm grader takes requests the same way
+
     loader = awscli.clidriver.create_clidriver().session.get_component("data_loader")
     for service in SERVICES:
         for model in MODELS:
@@ -109,7 +96,7 @@ def serve(path: str) -> None:
             server.close()
             status = 255
             try:
-                request, fds = _receive(conn)
+                request, fds = receive(conn)
                 status = _run(request, fds, loader)
             finally:
                 with contextlib.suppress(OSError):
