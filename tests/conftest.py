@@ -29,6 +29,21 @@ _base = int(os.environ.get("BOOTCAMP_TEST_PORT_BASE", "20000"))
 os.environ[control.PORT_RANGE_VARIABLE] = f"{_base + 1000 * (_worker % 12)}-{_base + 999 + 1000 * (_worker % 12)}"
 
 
+def pytest_sessionstart(session):
+    """The project's own modules compiled once, before the workers start (the controller only).
+
+    The suite runs hundreds of Python processes (invoke tasks, sandboxes, warm graders); where
+    PYTHONDONTWRITEBYTECODE is set (as in CI's image) none of them writes what it compiles, and
+    each would compile every project module it imports again. Compiled files are read all the same.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        import compileall
+
+        for folder in ("bootcamp", "graders", "labs", "employee_directory", "tests"):
+            compileall.compile_dir(ROOT / folder, quiet=1, workers=0)
+        compileall.compile_file(ROOT / "tasks.py", quiet=1)
+
+
 @pytest.fixture(scope="session")
 def sandbox_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bootcamp-home")
