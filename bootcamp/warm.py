@@ -2,10 +2,11 @@
 
 A grade's own work (reading the account, judging, the table) takes 0.1-0.3 s; a new Python
 process spends about four times that before it, importing boto3, pytest, rich, the graders and
-collectors, and reading botocore's service models. So after a grade, `lab.grade` leaves a grader
-warm for the next one:
+collectors, and reading botocore's service models. So a learner's grades after the first two are
+run by a grader kept warm:
 
-- `python -m bootcamp.warm HOME` (started in the background, a session of its own) imports what
+- A home's second grade within the idle time starts `python -m bootcamp.warm HOME` (in the
+  background, a session of its own; a home that grades once never pays for one). It imports what
   a grade needs, reads the models the labs' clients use, and listens on HOME/run/grader.sock
   (its folder 0700: only this user reaches it). One per home: a lock file refuses a second.
 - The next `invoke lab.grade ...` (invoke has read its arguments and tasks.py by then) hands the
@@ -37,6 +38,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +109,22 @@ def hand_over(home: Path) -> int | None:
             return None
     status = struct.unpack("!i", answer)[0]
     return None if status == STALE else status
+
+
+def graded(home: Path | None) -> None:
+    """A grade ran in its own process: start a warm grader if this home graded before, within the
+    idle time (a home that grades once, a script's or a test's, never pays for a grader)."""
+    if home is None or not enabled():
+        return
+    stamp = folder(home) / "graded"
+    try:
+        again = time.time() - stamp.stat().st_mtime < float(os.environ.get("BOOTCAMP_WARM_IDLE", IDLE_SECONDS))
+    except OSError:
+        again = False
+    folder(home).mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp.touch()
+    if again:
+        start(home)
 
 
 def start(home: Path | None) -> None:

@@ -52,8 +52,10 @@ def test_a_second_grade_is_run_warm_and_says_what_a_grade_on_its_own_says(own_ho
     LabDriver("1", own_home).run("start")
     env = sandbox_env(own_home)
     cold = run_invoke("lab.grade", "1", "--json", str(tmp_path / "cold.json"), env=env)
-    assert cold.returncode == 1 and not served(own_home.home)
+    assert cold.returncode == 1 and not warm.socket_path(own_home.home).exists()  # one grade: no grader yet
+    assert run_invoke("lab.grade", "1", env=env).returncode == 1  # a second: this home grades again
     until(lambda: warm.socket_path(own_home.home).exists(), "the warm grader to listen")
+    assert not served(own_home.home)
     again = run_invoke("lab.grade", "1", "--json", str(tmp_path / "warm.json"), env=env)
     assert len(served(own_home.home)) == 1, "the second grade was not run by the warm grader"
     assert (again.returncode, again.stdout, again.stderr) == (cold.returncode, cold.stdout, cold.stderr)
@@ -78,8 +80,7 @@ def test_a_second_grade_is_run_warm_and_says_what_a_grade_on_its_own_says(own_ho
 
 def test_a_grader_older_than_the_project_is_never_used(own_home, monkeypatch):
     LabDriver("1", own_home).run("start")
-    env = sandbox_env(own_home)
-    run_invoke("lab.grade", "1", env=env)
+    warm.start(own_home.home)
     until(lambda: warm.socket_path(own_home.home).exists(), "the warm grader to listen")
     monkeypatch.setattr(warm, "fingerprint", lambda: "a-changed-file")  # what an edit or an install does
     assert warm.hand_over(own_home.home) is None  # so the grade runs in its own process

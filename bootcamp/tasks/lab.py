@@ -68,9 +68,9 @@ def grade(c, lab, target=None, region=None, port=None, profile=None, lang=None,
     try:
         _grade_here(c, lab, target, region, port, profile, lang, json, junit, snapshot, from_snapshot, endpoint_url)
     except Exit:  # a step failed: a grade all the same
-        warm.start(home)
+        warm.graded(home)
         raise
-    warm.start(home)  # for the next grade (not after bad input: that is refused, and nothing is started)
+    warm.graded(home)  # for the next grade (not after bad input: that is refused, and nothing is started)
 
 
 def _home(c) -> Path | None:
