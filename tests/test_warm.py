@@ -37,15 +37,28 @@ def served(home) -> list[str]:
     return [line for line in log.read_text().splitlines() if " runs " in line] if log.exists() else []
 
 
-@pytest.fixture
-def own_home(tmp_path):
+@pytest.fixture(scope="module")
+def own_sandbox(tmp_path_factory):
     """A home with a sandbox of its own (the warm grader is one per home), stopped at the end."""
-    settings = Settings.from_env(env={}, home=tmp_path / "home", sandbox_port=control.free_port())
-    env = {"BOOTCAMP_HOME": str(settings.home), "BOOTCAMP_SANDBOX_PORT": str(settings.sandbox_port)}
-    assert run_invoke("sandbox.up", env={**env, "BOOTCAMP_SANDBOX_STATE": "off"}).returncode == 0
-    yield settings.but(sandbox_account="424242000001", owner="tester")
-    run_invoke("sandbox.down", env=env)
+    settings = Settings.from_env(env={}, home=tmp_path_factory.mktemp("home"), sandbox_port=control.free_port())
+    control.up(settings, env={"BOOTCAMP_SANDBOX_STATE": "off"})
+    yield settings
     warm.stop(settings.home)
+    control.down(settings)
+
+
+_learners = iter(range(1, 100))
+
+
+@pytest.fixture
+def own_home(own_sandbox):
+    """A fresh account of that sandbox (up again after a test's sandbox.down), and no warm grader yet."""
+    control.up(own_sandbox, env={"BOOTCAMP_SANDBOX_STATE": "off"})
+    warm.stop(own_sandbox.home)
+    until(lambda: grader_pid(own_sandbox.home) is None, "the previous test's grader to end")
+    (warm.folder(own_sandbox.home) / "graded").unlink(missing_ok=True)
+    (warm.folder(own_sandbox.home) / "warm.log").unlink(missing_ok=True)
+    return own_sandbox.but(sandbox_account=f"4242420000{next(_learners):02d}", owner="tester")
 
 
 def test_a_second_grade_is_run_warm_and_says_what_a_grade_on_its_own_says(own_home, tmp_path):
