@@ -25,7 +25,7 @@ TOGETHER = frozenset({
     "tests/test_dataplane_metrics.py", "tests/test_dataplane_scaling.py", "tests/test_grader_role.py",
     "tests/test_lab5.py", "tests/test_localstack.py", "tests/test_photos.py", "tests/test_rehearsal_class.py",
     "tests/test_sandbox_speedups.py",
-    "tests/test_sandbox_state.py", "tests/test_userdata.py", "tests/test_workflow.py",
+    "tests/test_sandbox_state.py", "tests/test_userdata.py", "tests/test_warm.py", "tests/test_workflow.py",
 })
 
 # Node id prefixes of the longest units, longest first (CPU seconds on 2 cores, measured with a
