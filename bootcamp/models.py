@@ -145,10 +145,14 @@ def _keep(path: Path, data) -> None:
 def install(session, warm: Loader | None = None) -> None:
     """Make a botocore session read lean models (keeping any data_path the user configured); `warm`:
     a loader that has read them already (a warm grader's), used where no data_path is configured."""
-    current = session.get_component("data_loader")
-    extra = [p for p in current.search_paths if p not in (Loader.BUILTIN_DATA_PATH, Loader.CUSTOMER_DATA_PATH)]
+    extra = configured_paths(session.get_component("data_loader"))
     session.register_component("data_loader", warm if warm is not None and not extra else
                                LeanLoader(extra_search_paths=extra))
+
+
+def configured_paths(loader: Loader) -> list[str]:
+    """The folders a loader reads beyond botocore's own: a data_path the user configured."""
+    return [p for p in loader.search_paths if p not in (Loader.BUILTIN_DATA_PATH, Loader.CUSTOMER_DATA_PATH)]
 
 
 def share_in_process() -> None:

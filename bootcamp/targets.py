@@ -58,7 +58,7 @@ def warm_models(services: tuple[str, ...]) -> None:
         session.create_client(service, region_name="us-east-1", aws_access_key_id="warm", aws_secret_access_key="warm")
     loader = session.get_component("data_loader")
     with _LOCK:
-        if loader.search_paths == models.LeanLoader().search_paths:  # no data_path of this process's own
+        if not models.configured_paths(loader):  # a data_path of this process's own is not handed on
             _WARM = loader
         _SESSION = None
         _CLIENTS.clear()

@@ -54,6 +54,14 @@ def folder(home: Path) -> Path:
     return Path(home) / "run"
 
 
+def _private(home: Path) -> Path:
+    """The grader's folder, made (or made again) readable by this user only."""
+    run = folder(home)
+    run.mkdir(parents=True, exist_ok=True)
+    run.chmod(0o700)
+    return run
+
+
 def socket_path(home: Path) -> Path:
     return folder(home) / "grader.sock"
 
@@ -121,7 +129,7 @@ def graded(home: Path | None) -> None:
         again = time.time() - stamp.stat().st_mtime < float(os.environ.get("BOOTCAMP_WARM_IDLE", IDLE_SECONDS))
     except OSError:
         again = False
-    folder(home).mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private(home)
     stamp.touch()
     if again:
         start(home)
@@ -129,11 +137,9 @@ def graded(home: Path | None) -> None:
 
 def start(home: Path | None) -> None:
     """Start a warm grader for this home in the background, unless one runs (or warm grading is off)."""
-    if home is None or not enabled() or socket_path(home).exists() and _answers(socket_path(home)):
+    if home is None or not enabled() or _answers(socket_path(home)):
         return
-    run = folder(home)
-    run.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log = os.open(run / "warm.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(_private(home) / "warm.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         subprocess.Popen([sys.executable, "-m", "bootcamp.warm", str(home)], cwd=ROOT, stdin=subprocess.DEVNULL,
                          stdout=log, stderr=log, start_new_session=True,
@@ -144,9 +150,11 @@ def start(home: Path | None) -> None:
 
 def stop(home: Path) -> bool:
     """End this home's warm grader (it finishes a grade it runs); whether one was running."""
-    pid_file = folder(home) / "grader.pid"
     try:
-        pid = int(pid_file.read_text())
+        pid = int((folder(home) / "grader.pid").read_text())
+        proc = Path(f"/proc/{pid}/cmdline")
+        if Path("/proc").is_dir() and b"bootcamp.warm" not in proc.read_bytes().split(b"\0"):
+            return False  # the pid of a grader gone, now another process's
         os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError):
         return False
@@ -182,8 +190,7 @@ def preload() -> None:
 
 
 def serve(home: Path) -> None:
-    run = folder(home)
-    run.mkdir(parents=True, exist_ok=True, mode=0o700)
+    run = _private(home)
     lock = open(run / "grader.lock", "a")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
