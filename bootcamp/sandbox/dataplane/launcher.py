@@ -3,18 +3,16 @@
 A fresh Python that imports boto3 costs about 0.5 s of CPU and 30 MB; a fork of this process
 costs milliseconds and shares those pages with its siblings until they write to them. The
 child imports the app from the instance's unpacked archive (first on its path), never from
-this machine's installed package: of the project, the launcher imports only `bootcamp.models`
-(botocore's model loader, which imports nothing else of it).
+this machine's installed package: the launcher itself imports no part of the project.
 
 botocore's data is read here once too. Each botocore session parses its JSON files anew: the
 endpoints, the partitions and, per client, the service's model and endpoint rules. That was 70 %
 of an app's CPU from its start to its first answered page (about 0.3 s, a py-spy profile of a
-solved lab 4), paid by every app. The launcher has every session in it and its children read
-through one loader (`models.share_in_process`, as the sandbox's server does) and makes the
-app's clients once, so the loader holds what they read: read-only data, so a client behaves
-exactly as one made from the files.
+solved lab 4), paid by every app. The launcher parses the files the app's services need and
+makes every session in its children share that one loader: read-only data, the same bytes
+botocore would read, so a client behaves exactly as one made from the files.
 
-Run by the data plane as `python launcher.py` (a script, so no package of the app's is imported). It reads
+Run by the data plane as `python launcher.py` (a script, so no package is imported). It reads
 one JSON request a line on stdin, {"app", "folder", "log", "port", "env"}, forks, and writes
 {"pid": N} a line on stdout. Children get their own session (the data plane stops one with
 killpg), SIGTERM when the launcher ends, and are reaped here as they exit.
@@ -27,6 +25,8 @@ import signal
 import sys
 
 import boto3  # imported once, for every app
+import botocore.loaders
+import botocore.session
 import email.parser  # noqa: F401  the app's own imports, also shared
 import http.server  # noqa: F401
 import multiprocessing  # noqa: F401
@@ -37,9 +37,13 @@ SERVICES = ("dynamodb", "s3")  # what the app calls
 
 def share_botocore_data() -> None:
     """Parse the data an app's clients need now, and have every later session share it."""
-    from bootcamp import models
+    loader = botocore.loaders.create_loader()
+    made = botocore.session.create_loader
 
-    models.share_in_process()
+    def create_loader(search_path_string=None):
+        return loader if not search_path_string else made(search_path_string)  # AWS_DATA_PATH: its own
+
+    botocore.session.create_loader = create_loader
     warm = boto3.session.Session("launcher", "launcher", region_name="us-east-1")  # keys given: no lookup
     for service in SERVICES:  # what making a client reads: models, endpoint rules, paginators
         client = warm.client(service)
