@@ -102,11 +102,9 @@ def hand_over(home: Path) -> int | None:
         conn.close()
         return None
     with conn:
-        request = json.dumps({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd(),
-                              "fingerprint": fingerprint()}).encode()
+        request = {"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd(), "fingerprint": fingerprint()}
         try:
-            conn.sendmsg([struct.pack("!I", len(request)) + request],
-                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+            send(conn, request, [0, 1, 2])
             answer = b""
             while len(answer) < 4:
                 part = conn.recv(4 - len(answer))
@@ -256,9 +254,16 @@ def _close(fds: list[int]) -> None:
             os.close(fd)
 
 
+def send(conn: socket.socket, request: dict, fds: list[int]) -> None:
+    """Hand a request over: a length-prefixed JSON object, the file descriptors passed with it."""
+    data = json.dumps(request).encode()
+    conn.sendmsg([struct.pack("!I", len(data)) + data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+
 def receive(conn: socket.socket) -> tuple[dict, list[int]]:
-    """A request as a client hands it over: a length-prefixed JSON object and the file descriptors
-    passed with it (SCM_RIGHTS). tests/awscli_server.py's AWS CLI speaks the same."""
+    """A request as a client hands it over (`send`: a length-prefixed JSON object and the file
+    descriptors passed with it, SCM_RIGHTS). The tests' servers of commands speak the same
+    (tests/forkserver.py)."""
     data, fds = b"", []
     while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
         part, ancillary, _, _ = conn.recvmsg(1 << 16, socket.CMSG_LEN(3 * array.array("i").itemsize))
@@ -273,10 +278,20 @@ def receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _grade(conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked child: become the `invoke` process the client stands for, and run it."""
-    status = 1
+    """In the forked child: a grade, named in the grader's log, then run as its client would have run it."""
     words = " ".join(a for a in request["argv"] if not a.startswith("-"))[:80]  # no option values: no secrets
     print(f"warm grader {os.getppid()}: grade {os.getpid()} runs {words}", flush=True)  # to its log, before the fds
+    run_handed(conn, request, fds)
+
+
+def run_handed(conn: socket.socket, request: dict, fds: list[int], child: bool = True) -> None:
+    """In a forked child: become the `invoke` process a client stands for (its streams, folder,
+    environment and argv), run invoke's own program, end as a Python process ends (its threads
+    joined, its exit functions run), send the exit status back and exit. Never returns.
+
+    `child` marks it a warm grade, which never hands over nor starts a grader (the tests' own
+    server of `invoke` commands, tests/forkserver.py, runs commands unmarked)."""
+    status = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -287,7 +302,8 @@ def _grade(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        os.environ[CHILD] = "1"
+        if child:
+            os.environ[CHILD] = "1"
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1 if os.isatty(1) else -1)
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
@@ -300,6 +316,7 @@ def _grade(conn: socket.socket, request: dict, fds: list[int]) -> None:
             status = 0
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        _python_exit()
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client closing after the status: not an interrupt
         with contextlib.suppress(Exception):
@@ -308,6 +325,16 @@ def _grade(conn: socket.socket, request: dict, fds: list[int]) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(struct.pack("!i", status))
         os._exit(status if 0 <= status < 256 else 1)
+
+
+def _python_exit() -> None:
+    """What the interpreter does as a program ends: wait for its non-daemon threads, run its exit functions."""
+    import atexit
+
+    with contextlib.suppress(Exception):
+        threading._shutdown()  # the one the interpreter itself calls (a fork's main thread is this one)
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
 
 
 def _watch(conn: socket.socket) -> None:

@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.request
 
-_facts = {}
+_facts = {}  # endpoint -> the facts, once found or given up on
 _lock = threading.Lock()
 _stress = {"until": None, "procs": []}
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # link-local: no proxy
@@ -23,21 +23,38 @@ def _ask(url: str, deadline: float, method: str = "GET", headers=None):
         return None
 
 
+def _look_up(endpoint: str, done: threading.Event) -> None:
+    # Asked until it answers, for 20 s: a busy sandbox's IMDS may be slow; off EC2 none answers.
+    until = time.monotonic() + 20
+    while True:
+        deadline = time.monotonic() + 2
+        token = _ask(endpoint.rstrip("/") + "/latest/api/token", deadline, "PUT",
+                     {"X-aws-ec2-metadata-token-ttl-seconds": "300"})
+        # No token (IMDSv1 only, or a hop limit that drops the PUT's answer): plain GETs.
+        headers = {"X-aws-ec2-metadata-token": token} if token else {}
+        facts = {key: _ask(f"{endpoint.rstrip('/')}/latest/meta-data/{path}", deadline, headers=headers)
+                 for key, path in (("availability_zone", "placement/availability-zone"),
+                                   ("instance_id", "instance-id"))}
+        facts["imds"] = ("v2" if token else "v1") if any(facts.values()) else None
+        if facts["imds"] or time.monotonic() > until:
+            break
+        time.sleep(0.2)
+    _facts[endpoint] = facts
+    done.set()
+
+
 def metadata(endpoint: str, budget: float = 0.5) -> dict:
-    """{"availability_zone", "instance_id", "imds": "v2"|"v1"|None}; asked once, nulls off EC2."""
+    """{"availability_zone", "instance_id", "imds": "v2"|"v1"|None}: nulls off EC2, or while the answers
+    have not come within `budget` (asked in the background, once per process, from the first call)."""
     with _lock:
         if endpoint not in _facts:
-            deadline = time.monotonic() + budget
-            token = _ask(endpoint.rstrip("/") + "/latest/api/token", deadline, "PUT",
-                         {"X-aws-ec2-metadata-token-ttl-seconds": "300"})
-            # No token (IMDSv1 only, or a hop limit that drops the PUT's answer): plain GETs.
-            headers = {"X-aws-ec2-metadata-token": token} if token else {}
-            facts = {key: _ask(f"{endpoint.rstrip('/')}/latest/meta-data/{path}", deadline, headers=headers)
-                     for key, path in (("availability_zone", "placement/availability-zone"),
-                                       ("instance_id", "instance-id"))}
-            facts["imds"] = ("v2" if token else "v1") if any(facts.values()) else None
-            _facts[endpoint] = facts
-        return dict(_facts[endpoint])
+            _facts[endpoint] = threading.Event()
+            threading.Thread(target=_look_up, args=(endpoint, _facts[endpoint]), daemon=True).start()
+        found = _facts[endpoint]
+    if isinstance(found, threading.Event):
+        found.wait(budget)
+        found = _facts[endpoint]
+    return dict(found) if isinstance(found, dict) else {"availability_zone": None, "instance_id": None, "imds": None}
 
 
 def _burn(until: float) -> None:

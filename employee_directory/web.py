@@ -36,6 +36,7 @@ class App:
     def __init__(self, config: AppConfig = None):
         self.config = config or AppConfig.from_env()
         self.store = Store(self.config)
+        instance.metadata(self.config.imds_endpoint, 0)  # asked as it starts
         self.routes = {
             "GET /": self.index, "GET /health": lambda: reply(200, "ok"), ANY + "/add": self.edit,
             ANY + "/edit" + ID: self.edit, "POST /delete" + ID: self.delete, "GET /photo" + ID: self.photo,

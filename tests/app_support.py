@@ -66,7 +66,8 @@ def multipart(fields: dict, files: dict) -> tuple[bytes, str]:
 
 
 class FakeImds(http.server.BaseHTTPRequestHandler):
-    """A test double for IMDS: mode "v1" refuses the token PUT, mode "v2" demands the token."""
+    """A test double for IMDS: mode "v1" refuses the token PUT, mode "v2" demands the token, mode "late"
+    is "v2" that fails its first three requests (as a busy sandbox's may not answer in time)."""
 
     mode = "v1"
     seen: list = []
@@ -75,11 +76,15 @@ class FakeImds(http.server.BaseHTTPRequestHandler):
         self.seen.append(("PUT", self.path, self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")))
         if self.mode == "v1":
             return self.answer(403, "")
+        if self.mode == "late" and len(self.seen) <= 3:
+            return self.answer(503, "")
         self.answer(200, "tok-123")
 
     def do_GET(self):
         self.seen.append(("GET", self.path, self.headers.get("X-aws-ec2-metadata-token")))
-        if self.mode == "v2" and self.headers.get("X-aws-ec2-metadata-token") != "tok-123":
+        if self.mode == "late" and len(self.seen) <= 3:
+            return self.answer(503, "")
+        if self.mode in ("v2", "late") and self.headers.get("X-aws-ec2-metadata-token") != "tok-123":
             return self.answer(401, "")
         values = {"/latest/meta-data/placement/availability-zone": "us-west-2b",
                   "/latest/meta-data/instance-id": "i-0123456789abcdef0"}

@@ -3,15 +3,15 @@
 A guide replay runs 15 to 35 `aws` commands. Each new `aws` process spends about 1.2 s of CPU
 importing the CLI and reading botocore's service models before it sends its one request; that
 start-up was most of a replay's time. Here one server process imports the CLI and reads the
-models the labs use, once. The `aws` on the replay's PATH is a small client (`CLIENT`, plain
-Python without site-packages) that hands the server its arguments, environment, working folder
-and its stdin, stdout and stderr; the server forks, and the child runs the CLI's own `main` with
-them, exactly as `aws` would, and sends back the exit status. Every request still goes over HTTP
+models the labs use, once. The `aws` on the replay's PATH is tests/forkserver.py's small client,
+which hands the server its arguments, environment, working folder and its stdin, stdout and
+stderr; the server forks, and the child runs the CLI's own `main` with them, exactly as `aws`
+would, and sends back the exit status. Every request still goes over HTTP
 to the sandbox, made by the AWS CLI's own code. Nothing of the parent's configuration is reused:
 each child builds a new CLI driver from the environment it was handed, sharing only the
 read-only model loader.
 
-    python tests/awscli_server.py SOCKET     # serve until killed
+    python tests/forkserver.py aws SOCKET     # serve until killed
 """
 
 from __future__ import annotations
@@ -19,32 +19,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import struct
-import subprocess
 import sys
-from pathlib import Path
 
 SERVICES = ("ec2", "iam", "s3", "sts", "dynamodb", "elbv2", "autoscaling", "sns", "sqs", "cloudwatch")
 MODELS = ("service-2", "paginators-1", "waiters-2")
 DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry", "cli")
-
-# The client: argv, environment and folder as JSON, the three standard streams as passed fds;
-# the answer is the exit status as 4 bytes. Written to the replay's bin/aws.
-CLIENT = '''import array, json, os, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect({socket!r})
-request = json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}}).encode()
-s.sendmsg([struct.pack("!I", len(request)) + request],
-          [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
-answer = b""
-while len(answer) < 4:
-    part = s.recv(4 - len(answer))
-    if not part:
-        sys.exit(255)
-    answer += part
-sys.exit(struct.unpack("!i", answer)[0])
-'''
 
 
 def _run(request: dict, fds: list[int], loader) -> int:
@@ -76,7 +56,7 @@ def _run(request: dict, fds: list[int], loader) -> int:
 def serve(path: str) -> None:
     import awscli.clidriver
 
-    from bootcamp.warm import receive  # the project's warm grader takes requests the same way
+    import forkserver
 
     loader = awscli.clidriver.create_clidriver().session.get_component("data_loader")
     for service in SERVICES:
@@ -85,43 +65,11 @@ def serve(path: str) -> None:
                 loader.load_service_model(service, model)
     for name in DATA:
         loader.load_data(name)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(path)
-    server.listen(16)
-    print("ready", flush=True)
-    while True:
-        conn, _ = server.accept()
-        if os.fork() == 0:
-            server.close()
-            status = 255
-            try:
-                request, fds = receive(conn)
-                status = _run(request, fds, loader)
-            finally:
-                with contextlib.suppress(OSError):
-                    conn.sendall(struct.pack("!i", status))
-                os._exit(status if 0 <= status < 256 else 255)
-        conn.close()
 
+    def run(conn, request: dict, fds: list[int]) -> None:
+        status = _run(request, fds, loader)
+        with contextlib.suppress(OSError):
+            conn.sendall(struct.pack("!i", status))
+        os._exit(status if 0 <= status < 256 else 255)
 
-@contextlib.contextmanager
-def running(folder: Path):
-    """A server for the duration, and the `aws` client script that talks to it."""
-    sock = folder / "aws.sock"
-    proc = subprocess.Popen([sys.executable, __file__, str(sock)], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the AWS CLI server did not start (exit {proc.poll()})")
-        client = folder / "aws"
-        client.write_text(f"#!{sys.executable} -S\n" + CLIENT.format(socket=str(sock)))
-        client.chmod(0o755)
-        yield client
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
-if __name__ == "__main__":
-    serve(sys.argv[1])
+    forkserver.serve(path, run)

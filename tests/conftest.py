@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,11 +109,40 @@ def aws_cli(tmp_path_factory) -> Path:
     own code, every request over HTTP. Its folder holds only it (and the server's socket), so
     putting the folder first on a shell's PATH makes that shell's `aws` this one.
     """
-    import awscli_server
+    import forkserver
 
     assert (Path(sys.executable).parent / "aws").exists(), f"no AWS CLI next to {sys.executable}: pip install -e ."
-    with awscli_server.running(tmp_path_factory.mktemp("aws-cli")) as client:
+    with forkserver.running("aws", tmp_path_factory.mktemp("aws-cli")) as client:
         yield client
+
+
+_invoke_server: dict = {}  # the client script and the context that keeps its server, once a test ran `invoke`
+
+
+def invoke_client(prefix: tuple[str, ...] = ()) -> Path:
+    """`invoke`, loaded once per worker and forked for every command (tests/forkserver.py): a client
+    script that stands for it (`prefix`: arguments it puts before its own; one server serves all)."""
+    import tempfile
+
+    import forkserver
+
+    if not _invoke_server:
+        context = forkserver.running("invoke", Path(tempfile.mkdtemp(prefix="invoke-server-")))
+        _invoke_server.update(client=context.__enter__(), context=context)
+    client = _invoke_server["client"]
+    if not prefix:
+        return client
+    return forkserver.write_client(client.with_name(f"invoke-{len(list(client.parent.iterdir()))}"),
+                                   client.with_suffix(".sock"), prefix)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_invoke_server_left():
+    yield
+    if _invoke_server:
+        _invoke_server["context"].__exit__(None, None, None)
+        shutil.rmtree(_invoke_server["client"].parent, ignore_errors=True)
+        _invoke_server.clear()
 
 
 @pytest.fixture(scope="session")
@@ -225,14 +255,25 @@ def an_image(ec2) -> dict:
         {"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}])["Images"][0]
 
 
-def run_invoke(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
-    """`invoke ...` as a user types it, from the project folder, with only the AWS settings given."""
+def run_invoke(*args: str, env: dict | None = None, timeout: int = 120,
+               fresh: bool = False) -> subprocess.CompletedProcess:
+    """`invoke ...` as a user types it, from the project folder, with only the AWS settings given:
+    a fork of the worker's loaded `invoke` (`invoke_client`), or with `fresh` a new Python process."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOOTCAMP_", "LOCALSTACK_"))}
     # A grade leaves a warm grader in its home (bootcamp/warm.py): a test's ends with the run at the latest.
     full_env = {**base, "COLUMNS": "200", "AWS_EC2_METADATA_DISABLED": "true", "BOOTCAMP_WARM_IDLE": "120",
                 **(env or {})}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    if fresh:
+        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+    import forkserver
+
+    command = [sys.executable, "-m", "invoke", *args]
+    try:
+        code, out, err = forkserver.call(invoke_client().with_suffix(".sock"), list(args), full_env, ROOT, timeout)
+    except subprocess.TimeoutExpired as late:
+        raise subprocess.TimeoutExpired(command, timeout, late.output, late.stderr) from None
+    return subprocess.CompletedProcess(command, code, out, err)
 
 
 def sandbox_env(settings: Settings) -> dict[str, str]:

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, LabDriver, run_invoke, sandbox_env
+from conftest import ROOT, LabDriver, invoke_client, run_invoke, sandbox_env
 
 from bootcamp.guide import GUIDE_FILE, GuideError, anchor, guide_text, problems, render_guide, runnable_blocks
 from bootcamp.guide_values import UNKNOWN_ACCOUNT, learner_values
@@ -155,13 +155,13 @@ def replay(blocks: list[str], settings, work: Path, aws_cli: Path, env: dict | N
 
     A learner types `invoke ...` in the project folder, where invoke finds tasks.py. The replay
     runs in a scratch folder instead, so files the commands write (user-data.sh) stay out of the
-    checkout; its `invoke` is the venv's, told where the project is (`--search-root`). Its `aws`
-    is the real AWS CLI, forked from one loaded copy (`aws_cli`) instead of started anew each time.
+    checkout; its `invoke` is told where the project is (`--search-root`). Its `invoke` and `aws`
+    are the project's tasks and the real AWS CLI, each forked from one loaded copy (`invoke_client`,
+    `aws_cli`) instead of started anew each time.
     """
     shim = work / "bin" / "invoke"
     shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "invoke"}" --search-root "{ROOT}" "$@"\n')
-    shim.chmod(0o755)
+    shim.symlink_to(invoke_client(("--search-root", str(ROOT))))
     (shim.parent / "aws").symlink_to(aws_cli)
     env = {**(sandbox_env(settings) if env is None else env), "BOOTCAMP_OWNER": settings.owner,
            "HOME": str(work), "LANG": "C.UTF-8",

@@ -69,6 +69,16 @@ def listener_arn(lab: LabDriver) -> str:
     return listener["ListenerArn"]
 
 
+def activities(lab: LabDriver) -> list[str]:
+    """What app-asg did, newest first, and where its targets are (a failing test shows it)."""
+    found = lab.client("autoscaling").describe_scaling_activities(AutoScalingGroupName=GROUP)["Activities"]
+    zones = {i["InstanceId"]: i["Placement"]["AvailabilityZone"] for r in lab.client("ec2").describe_instances()[
+        "Reservations"] for i in r["Instances"]}
+    health = lab.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn(lab))["TargetHealthDescriptions"]
+    return ([f"{a['StatusCode']}: {a['Description']} ({a.get('Cause', '')})" for a in found]
+            + [f"target {t['Target']['Id']} in {zones.get(t['Target']['Id'])}: {t['TargetHealth']['State']}" for t in health])
+
+
 def topic_arn(lab: LabDriver, name: str = TOPIC) -> str:
     return f"arn:aws:sns:{lab.target.region}:{lab.settings.sandbox_account}:{name}"
 
@@ -151,7 +161,7 @@ def test_start_builds_lab3s_end_state_and_every_step_fails_with_a_hint(lab4):
 def test_solved_every_step_passes_in_both_languages_and_the_app_answers_through_the_load_balancer(solved):
     result, inventory = grading.grade(solved.lab, solved.target, solved.settings.home)
     assert [(s.id, s.status) for s in result.steps] == [(i, PASS) for i in LAB4], \
-        [(s.id, s.message) for s in result.steps if s.status != PASS]
+        ([(s.id, s.message) for s in result.steps if s.status != PASS], activities(solved))
     assert result.score == result.max_score == 16
     notes = {s.id: s.notes for s in result.steps}
     assert notes["4.2"] == [UNSEEN]
@@ -310,7 +320,7 @@ def test_a_mistake_fails_exactly_its_step_in_both_languages(solved, mistake):
     result, inventory = grading.grade(solved.lab, solved.target, solved.settings.home)
     steps = {s.id: s for s in result.steps}
     assert {i for i, s in steps.items() if s.status != PASS} == set(steps_failing), \
-        [(s.id, s.message) for s in steps.values() if s.status != PASS]
+        ([(s.id, s.message) for s in steps.values() if s.status != PASS], activities(solved))
     messages = " ".join(steps[i].message for i in steps_failing)
     for fragment in (says,) if isinstance(says, str) else says:
         assert fragment in messages, messages
@@ -461,7 +471,7 @@ def test_a_learner_who_builds_it_by_hand_passes_and_clean_leaves_their_work_alon
     build_by_hand(lab4)
     result = lab4.grade()
     assert [(s.id, s.status) for s in result.steps] == [(i, PASS) for i in LAB4], \
-        [(s.id, s.message) for s in result.steps if s.status != PASS]
+        ([(s.id, s.message) for s in result.steps if s.status != PASS], activities(lab4))
     logged = len(lab4.log)
     with pytest.raises(BootcampError, match="^target group lab-app-target-group already exists .* not made by lab 4"):
         lab4.run("solve")  # never uses or takes over what the learner made under the course's names

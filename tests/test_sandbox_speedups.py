@@ -9,9 +9,11 @@ ids moto draws at random (VPCs, IAM users).
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -40,11 +42,17 @@ def _masked(body: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def plain_port():
-    """A sandbox without its speed-ups, on a free port, for this module."""
+def plain_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("plain") / "sandbox.log"
+
+
+@pytest.fixture(scope="module")
+def plain_port(plain_log):
+    """A sandbox without its speed-ups, on a free port, for this module (its log in `plain_log`)."""
     port = control.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bootcamp.sandbox.server", "--no-speedups", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    with plain_log.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bootcamp.sandbox.server", "--no-speedups", "--port", str(port)],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while control._health(port) is None:
@@ -109,3 +117,88 @@ def test_speedups_answer_the_same_bytes(settings, plain_port):
     assert [a[0] for a in fast] == [a[0] for a in plain]
     for got, wanted in zip(fast, plain):
         assert got == wanted, got[0]
+
+
+# Requests of every shape the sandbox reads (the common one directly, the rest as werkzeug does), as raw bytes:
+# a path with %-escapes, a query ending in "?", a path with "//", HTTP/1.0, a repeated header, a header
+# with "_" (dropped from the environ), "Connection: close", a bad request line.
+SHAPES = [
+    b"GET /{bucket}/dir/a%20b.txt HTTP/1.1",
+    b"GET /{bucket}/plain-key?list-type=2&prefix=a%2Fb HTTP/1.1",
+    b"GET /{bucket}? HTTP/1.1",
+    b"GET //{bucket}/double-slash HTTP/1.1",
+    b"GET /{bucket}/old-http HTTP/1.0",
+    b"GET /{bucket}/caf%C3%A9 HTTP/1.1\r\nX-Amz-Meta-Twice: 1\r\nX-Amz-Meta-Twice: 2\r\nMy_Header: x",
+    b"PUT /{bucket}/put-me HTTP/1.1\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    b"GET /{bucket}/close HTTP/1.1\r\nConnection: close",
+    b"GET /{bucket}/wrong HTTP/2.0",
+]
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    """One request on a connection of its own, read until the server closes it."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    with socket.create_connection((control.HOST, port), timeout=30) as sock:
+        sock.sendall(head + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _shape_of(answer: bytes) -> tuple:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *headers = head.split(b"\r\n")
+    kept = sorted(h for h in headers if h.split(b":", 1)[0].lower().decode() not in VOLATILE_HEADERS)
+    return status.replace(b"HTTP/1.0", b"HTTP/1.1"), kept, _masked(body)
+
+
+def _log_lines(log: Path, bucket: str, colours: bytes = b"") -> list[str]:
+    """The request lines of this test, without the date (and without `colours`, a pattern of terminal styles)."""
+    text = re.sub(colours, b"", log.read_bytes()).decode(errors="replace") if colours else log.read_text(errors="replace")
+    return [line.split("] ", 1)[1] for line in text.splitlines() if bucket in line]
+
+
+def test_requests_of_every_shape_get_the_same_answers_and_log_lines(sandbox, plain_port, plain_log):
+    """Unsigned, so each is refused as AWS refuses it (its key and path named in the error), by both servers
+    alike; and each writes the same request log line on both (moto's own server, writing through logging,
+    has the colours werkzeug gives a line stripped in a file; the sandbox makes none)."""
+    bucket = f"shapes-{plain_port}"
+    for shape in SHAPES:
+        request = shape.replace(b"{bucket}", bucket.encode())
+        fast, plain = _raw(sandbox.sandbox_port, request), _raw(plain_port, request)
+        assert _shape_of(fast) == _shape_of(plain), request
+    time.sleep(0.2)  # the servers write a line after they answer
+    fast_log = _log_lines(sandbox.home / "sandbox" / f"{sandbox.sandbox_port}.log", bucket)
+    assert fast_log == _log_lines(plain_log, bucket, colours=rb"\x1b\[[0-9;]*m") and len(fast_log) == len(SHAPES), \
+        fast_log
+
+
+class _Server:  # what a handler reads of its server
+    server_address, ssl_context, multithread, multiprocess = ("127.0.0.1", 4599), None, True, False
+
+
+def _environ_of(handler_class, request: bytes) -> dict | None:
+    """The WSGI environ a handler makes of these request bytes (None: it refused the request)."""
+    import io
+
+    handler = object.__new__(handler_class)
+    line, _, rest = request.partition(b"\r\n")
+    handler.rfile, handler.wfile = io.BytesIO(rest.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"), io.BytesIO()
+    handler.raw_requestline, handler.server = line + b"\r\n", _Server()
+    handler.client_address, handler.connection, handler.request_version = ("127.0.0.1", 50000), None, "HTTP/0.9"
+    handler.log_error = handler.log_message = lambda *args: None
+    if not handler.parse_request():
+        return None
+    environ = handler.make_environ()
+    return {k: v for k, v in environ.items() if k not in ("wsgi.input", "wsgi.errors", "werkzeug.socket")}
+
+
+def test_the_environ_made_directly_is_werkzeugs_and_motos():
+    from bootcamp.sandbox.server import PlainRequestHandler, RequestHandler
+
+    for shape in SHAPES + [b"GET /a?b=1#fragment HTTP/1.1", b"GET /x%2Fy%ZZ HTTP/1.1\r\nHost: h\r\nHost: i",
+                           b"GET http://127.0.0.1/absolute HTTP/1.1", b"GET /t\xc3\xa9 HTTP/1.1",
+                           b"GET /chunked HTTP/1.1\r\nTransfer-Encoding: chunked"]:
+        request = shape.replace(b"{bucket}", b"b")
+        assert _environ_of(RequestHandler, request) == _environ_of(PlainRequestHandler, request), request

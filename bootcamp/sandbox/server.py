@@ -427,6 +427,7 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     dispatch.remember_s3_addressing()
     dispatch.quicker_request_ids()
     dispatch.quicker_header_parsing()
+    dispatch.remember_attribute_keys()
     return Sandbox(dispatch.CachedDispatcher(create_backend_app), store)
 
 
