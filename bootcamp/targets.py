@@ -43,6 +43,7 @@ def shared_session() -> botocore.session.Session:
 
             _SESSION = botocore.session.get_session()
             models.install(_SESSION, _WARM)  # service models without their documentation: 4x faster to read
+            models.share_client_classes(_SESSION)
         return _SESSION
 
 

@@ -52,3 +52,27 @@ def test_the_kept_list_of_services_is_botocores_and_a_models_folder_of_the_users
             assert listed.list_available_services(kind) == sorted(
                 {*Loader().list_available_services(kind), *(["bootcamp-own"] if kind == "service-2" else [])})
     assert (tmp_path / "cache" / "services" / "service-2.marshal").exists()
+
+
+def test_clients_of_a_sharing_session_share_their_class_and_nothing_else(target):
+    """The shared session's clients of one service are of one class, made once; each keeps its own
+    credentials and events (a guarded client refuses writes, an unguarded one of its class does not),
+    and a session that does not share makes its own classes."""
+    import pytest
+
+    from bootcamp import readonly, targets
+    from bootcamp.sandbox import control
+
+    session = targets.shared_session()
+    made = [session.create_client("iam", region_name="us-east-1", endpoint_url=target.endpoint("iam"),
+                                  aws_access_key_id=target.settings.sandbox_account, aws_secret_access_key=control.SECRET)
+            for _ in range(2)]
+    assert type(made[0]) is type(made[1])
+    other = botocore.session.get_session().create_client("iam", region_name="us-east-1", aws_access_key_id="a",
+                                                         aws_secret_access_key="b")
+    assert type(other) is not type(made[0])
+    readonly.guard(made[0])
+    with pytest.raises(readonly.ReadOnlyViolation):
+        made[0].create_user(UserName="refused")
+    made[1].create_user(UserName="made")
+    assert [u["UserName"] for u in made[1].list_users()["Users"]] == ["made"]
