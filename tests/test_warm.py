@@ -64,7 +64,8 @@ def own_home(own_sandbox):
 def test_a_second_grade_is_run_warm_and_says_what_a_grade_on_its_own_says(own_home, tmp_path):
     LabDriver("1", own_home).run("start")
     env = sandbox_env(own_home)
-    cold = run_invoke("lab.grade", "1", "--json", str(tmp_path / "cold.json"), env=env)
+    # The first grade in a new Python process, as a learner's is (the tests' others are forks of one loaded invoke).
+    cold = run_invoke("lab.grade", "1", "--json", str(tmp_path / "cold.json"), env=env, fresh=True)
     assert cold.returncode == 1 and not warm.socket_path(own_home.home).exists()  # one grade: no grader yet
     assert run_invoke("lab.grade", "1", env=env).returncode == 1  # a second: this home grades again
     until(lambda: warm.socket_path(own_home.home).exists(), "the warm grader to listen")
