@@ -10,11 +10,11 @@ the connection after them as before. An answer whose application set UNLOGGED in
 (the data plane's edge: a request to an instance or a load balancer, not to the API) writes no
 request log line: formatting and redacting one cost about a tenth of such a request.
 
-The common request (a request line of method, plain path and HTTP/1.1 or 1.0; headers read
-plainly) is read without http.server's general parser, turned into werkzeug's WSGI environ
-directly, and logged with the line werkzeug would write; anything else (an absolute URL, a
-path with spaces or non-ASCII bytes, HTTP/0.9 or 2, an Expect header) goes through werkzeug's
-and http.server's own code, as before. tests/test_sandbox_http.py compares both ways.
+The common request (a request line of method, plain path and HTTP/1.1 or 1.0) is read without
+http.server's general parser, turned into werkzeug's WSGI environ directly, and logged with the
+line werkzeug would write (without its terminal colours: the log is a file). Anything else (an
+absolute URL, a path with spaces or non-ASCII bytes, HTTP/0.9 or 2) goes through http.server's
+and werkzeug's own code, as before. tests/test_sandbox_speedups.py compares both ways.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ UNLOGGED = "bootcamp.unlogged"
 NO_BODY = {204, 304}
 _DATE: list = [None, ""]  # (second, its HTTP date): shared by every connection's handler
 _LOG_DATE: list = [None, ""]  # (second, the log line's date), likewise
-# A request line read directly: a method, a path of printable ASCII starting with one "/", HTTP/1.x.
-# Such a path without "#" (a fragment): urlsplit leaves it whole, unquote changes only its %-escapes.
+# A path of printable ASCII starting with one "/", without "#" (a fragment): urlsplit leaves it
+# whole, unquote changes only its %-escapes.
 PLAIN_PATH = re.compile(r'/(?!/)[!"$-~]*')
+# A request line read directly: a method, such a path (a "#" is the environ's to judge), HTTP/1.x.
 PLAIN_REQUEST = re.compile(rb"([A-Z]+) (/(?!/)[!-~]*) (HTTP/1\.[01])\r?\n")
 
 
@@ -120,13 +121,9 @@ class KeepAliveHandler(MotoRequestHandler, _DirectEnviron):
         except http.client.HTTPException as err:
             self.send_error(431, "Too many headers", str(err))
             return False
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered == "connection":  # the first one counts, as headers.get gives it
-                value = value.lower()
-                self.close_connection = True if value == "close" else False if value == "keep-alive" else \
-                    self.close_connection
-                break
+        connection = headers.get("Connection", "").lower()
+        if connection in ("close", "keep-alive"):
+            self.close_connection = connection == "close"
         if "Expect" in headers and version == "HTTP/1.1" and headers["Expect"].lower() == "100-continue":
             return self.handle_expect_100()
         return True
