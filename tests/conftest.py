@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -116,7 +117,8 @@ def aws_cli(tmp_path_factory) -> Path:
         yield client
 
 
-_invoke_server: dict = {}  # the client script and the context that keeps its server, once a test ran `invoke`
+_servers = contextlib.ExitStack()  # what the tests started lazily in this worker, stopped as it ends
+_invoke_server: list[Path] = []  # its `invoke` client, once a test ran `invoke`
 
 
 def invoke_client(prefix: tuple[str, ...] = ()) -> Path:
@@ -127,9 +129,10 @@ def invoke_client(prefix: tuple[str, ...] = ()) -> Path:
     import forkserver
 
     if not _invoke_server:
-        context = forkserver.running("invoke", Path(tempfile.mkdtemp(prefix="invoke-server-")))
-        _invoke_server.update(client=context.__enter__(), context=context)
-    client = _invoke_server["client"]
+        folder = Path(tempfile.mkdtemp(prefix="invoke-server-"))
+        _servers.callback(shutil.rmtree, folder, ignore_errors=True)
+        _invoke_server.append(_servers.enter_context(forkserver.running("invoke", folder)))
+    client = _invoke_server[0]
     if not prefix:
         return client
     return forkserver.write_client(client.with_name(f"invoke-{len(list(client.parent.iterdir()))}"),
@@ -139,10 +142,8 @@ def invoke_client(prefix: tuple[str, ...] = ()) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def no_invoke_server_left():
     yield
-    if _invoke_server:
-        _invoke_server["context"].__exit__(None, None, None)
-        shutil.rmtree(_invoke_server["client"].parent, ignore_errors=True)
-        _invoke_server.clear()
+    _servers.close()
+    _invoke_server.clear()
 
 
 @pytest.fixture(scope="session")

@@ -145,7 +145,7 @@ class KeepAliveHandler(MotoRequestHandler, _DirectEnviron):
         """The log line's time, made once a second."""
         second = int(time.time())
         if _LOG_DATE[0] != second:
-            _LOG_DATE[:] = [second, _log_date(self, second)]
+            _LOG_DATE[:] = [second, super().log_date_time_string()]
         return _LOG_DATE[1]
 
     def date_time_string(self, timestamp=None) -> str:
@@ -173,11 +173,6 @@ class KeepAliveHandler(MotoRequestHandler, _DirectEnviron):
         if self.close_connection:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _log_date(handler, second: int) -> str:
-    year, month, day, hh, mm, ss, *_ = time.localtime(second)
-    return "%02d/%3s/%04d %02d:%02d:%02d" % (day, handler.monthname[month], year, hh, mm, ss)
 
 
 def _answer(app, environ) -> tuple[str, list[tuple[str, str]], bytes]:
