@@ -3,11 +3,12 @@
 A second sandbox runs with `--no-speedups` (moto's own routing, handler and per-request work);
 both get the same calls in an account of the same number (new on both), and each answer's status, headers and
 body must match once what differs between any two servers is masked: request ids, dates and the
-ids moto draws at random (VPCs, IAM users).
+ids moto draws at random (VPCs, IAM users and roles).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -31,7 +32,7 @@ MASKS = [  # (pattern, stand-in): what differs between two servers for the same 
     (re.compile(rb"<(requestId|RequestId)>[^<]*</\1>"), rb"<\1>?</\1>"),
     (re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?"), b"DATE"),
     (re.compile(rb"\b((?:[a-z]+-)+)[0-9a-f]{8,17}\b"), rb"\1ID"),  # vpc-..., vpc-cidr-assoc-...
-    (re.compile(rb"<UserId>[^<]*</UserId>"), b"<UserId>ID</UserId>"),
+    (re.compile(rb"<(UserId|RoleId)>[^<]*</\1>"), rb"<\1>ID</\1>"),
     (re.compile(rb'"(CreationDateTime|LastUpdateToPayPerRequestDateTime)": ?[0-9.e+]+'), rb'"\1": 0'),
 ]
 
@@ -101,8 +102,14 @@ def _answers(port: int, account: str) -> list[tuple]:
                   lambda: ddb.describe_table(TableName="none")):
         with pytest.raises(Exception):
             wrong()
-    iam.create_user(UserName="same-bytes")
-    iam.list_users()
+    iam.create_user(UserName="same-bytes", Tags=[{"Key": "k", "Value": "v"}])
+    for _ in range(2):  # a speed-up may take a second call's way: each call below is made twice
+        iam.list_users()  # moto's answer leaves the tags out, as AWS does (a transformer of its serializer)
+    iam.create_role(RoleName="same-bytes", AssumeRolePolicyDocument=json.dumps({  # its document URL-encoded
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    for _ in range(2):
+        iam.get_role(RoleName="same-bytes")
     ddb.create_table(TableName="same", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                      BillingMode="PAY_PER_REQUEST")
@@ -202,3 +209,77 @@ def test_the_environ_made_directly_is_werkzeugs_and_motos():
                            b"GET /chunked HTTP/1.1\r\nTransfer-Encoding: chunked"]:
         request = shape.replace(b"{bucket}", b"b")
         assert _environ_of(RequestHandler, request) == _environ_of(PlainRequestHandler, request), request
+
+
+def _xml_documents() -> list:
+    """Dicts of the shapes moto's serializer makes, then some it does not (left to xmltodict, which answers
+    or raises as it would have); made anew for each use, as one holds a generator."""
+    return [
+        {"R": {"@xmlns": "http://ec2.amazonaws.com/doc/2016-11-15", "vpcSet": {"item": [{"vpcId": "vpc-1"}, {"x": "2"}]},
+               "tagSet": "", "empty": [], "none": None, "n": 3, "t": True, "f": False, "b": b"bytes \xff"}},
+        {"A": {"@id": 'say "hi" & it\'s <ok>\n\t\r', "@q": 'only "double"', "@s": "only 'single'", "@n": None,
+               "@i": 7, "#text": "a < b & c > d", "child": ["x", None, {"#text": None}, {"#text": ""}, 5, [1, 2]]}},
+        {"Mixed": {"#text": "after the children", "c": "1", "d": {"e": ""}, "tuple": ("one", "two"), "nothing": ()}},
+        {"Wrapper": [{"only": "one"}]},
+        {"Nothing": []},
+        {"Unicode": {"name": "caf\u00e9 \u2603", "attr": {"@v": "\u00e9"}}},
+        {"Two": "roots", "Or": "more"}, {"Many": ["a", "b"]}, {}, {"#comment": "c", "R": "r"},
+        {"R": {"bad name": "x"}}, {"R": {"@bad<attr": "x"}}, {"R": {"@xmlns": {"p": "urn:p"}}}, {"R": {5: "int key"}},
+        {"R": {"gen": (x for x in "ab")}}, {"R": {"s": {"a"}}},
+    ]
+
+
+@pytest.mark.parametrize("full_document", [True, False])
+@pytest.mark.parametrize("short_empty_elements", [True, False])
+def test_xml_is_written_as_xmltodict_writes_it(full_document, short_empty_elements):
+    import xmltodict
+
+    from bootcamp.sandbox.answers import _Xmltodict
+
+    def written(unparse, document):
+        try:
+            return unparse(document, full_document=full_document, short_empty_elements=short_empty_elements)
+        except ValueError as exc:
+            return f"ValueError: {exc}"
+
+    for ours, theirs in zip(_xml_documents(), _xml_documents()):
+        assert written(_Xmltodict.unparse, ours) == written(xmltodict.unparse, theirs), theirs
+    assert _Xmltodict.unparse({"P": {"a": "1"}}, pretty=True) == xmltodict.unparse({"P": {"a": "1"}}, pretty=True)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_plain_answers_are_what_flask_answers(method):
+    """moto's (status, headers, body) as the WSGI answer `_handled` makes of it directly, against Flask's
+    Response: the same status line, header list and body; None where it leaves the answer to Flask."""
+    from flask import Response
+
+    from bootcamp.sandbox.dispatch import _plain_answer
+
+    def wsgi(app):
+        started = []
+        body = b"".join(app({"REQUEST_METHOD": method, "wsgi.url_scheme": "http", "SERVER_NAME": "h",
+                             "SERVER_PORT": "80", "PATH_INFO": "/"}, lambda status, headers: started.append(
+                                 (status, [tuple(h) for h in headers]))))
+        return started, body
+
+    cases = [
+        (200, {"Content-Type": "application/xml", "x-amzn-requestid": "r"}, "<a>caf\u00e9</a>"),
+        (200, {}, b"bytes, no type"),
+        (201, {"content-type": "text/xml", "Content-Type": "twice", "CONTENT-LENGTH": "9"}, "length replaced"),
+        (200, {"content-length": "1234", "ETag": '"e"'}, ""),  # a HEAD's own length is kept
+        (404, {"x-amz-id-2": "x"}, "not found"), (599, {}, "an unknown status"), (204, {}, ""), (304, {}, ""),
+        ("200 OK", {}, "a text status"), (200, {"Location": "/caf\u00e9"}, ""), (200, {"x": "a\nb"}, "newline"),
+        (200, {"n": 5}, "a number"), (200, {"multi": ["a", "b"]}, "a list"), (200, {}, iter([b"a", b"b"])),
+        (200, [("List", "of pairs")], "headers as a list"), (100, {}, ""),
+    ]
+    direct_ones = 0
+    for status, headers, content in cases:
+        direct = _plain_answer(status, headers, content, method)
+        if direct is None:
+            continue
+        direct_ones += 1
+        response = Response(response=content, status=status, headers=headers)
+        if method == "HEAD" and "content-length" in headers:  # as `_handled` does
+            response.headers["Content-Length"] = headers["content-length"]
+        assert wsgi(direct) == wsgi(response), (status, headers, content)
+    assert direct_ones == 5

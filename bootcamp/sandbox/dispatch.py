@@ -32,15 +32,20 @@ hands them to the email package's feed parser. `quicker_header_parsing` reads a 
 block (a name, a colon and a one-line value each) into the same message object directly, and
 leaves anything else (folded lines, a line without a colon) to the email parser.
 
-A fourth (describe_vpcs) put a tenth of a call in moto's serializer working out, for every
-attribute of every object of every answer, which names to look it up by (the shape's name,
-snake case, the class or shape name stripped as a prefix, an alias in the class's Meta).
-Those names depend only on the attribute, its shape and parent shape and the object's class:
-`remember_attribute_keys` works each list out once.
+moto's serializer, the fourth profile's find, is sped up in answers.py.
+
+A fifth, of the handler alone (fed recorded boto3 requests in one process, under cProfile), found
+more work done again within a call, each one to four percent of it: the URL map matched anew for
+the same host, path and method (`DirectRoutes` keeps the endpoint); every S3 parameter moto looks
+for trying the body as JSON (`remember_bodies_not_json`); the bucket name taken from the URL three
+times (`remember_s3_addressing`); moto's header view spelling every header's name twice a call
+for the one kind of name it keeps (`quicker_header_views`); and Flask's Response rebuilding
+moto's headers, then copying them to answer (`_plain_answer` writes the same list directly).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -69,20 +74,36 @@ class CachedDispatcher(DomainDispatcherApplication):
         return backend
 
 
+ROUTE_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "PATH_INFO", "REQUEST_METHOD", "wsgi.url_scheme",
+              "HTTP_CONNECTION", "HTTP_UPGRADE")  # what werkzeug's URL map reads of an environ to match it
+
+
 class DirectRoutes:
-    """A backend's Flask app whose moto handlers are called directly (see the module's docstring)."""
+    """A backend's Flask app whose moto handlers are called directly (see the module's docstring).
+
+    The endpoint its URL map matches is kept per host, path and method (all the match reads of the
+    environ but the query, which only a redirect would use; a redirect, like no match, is not kept):
+    the routes are all added before the first request.
+    """
 
     def __init__(self, app):
         self.app = app
+        self.endpoints: dict[tuple, str] = {}
 
     def __getattr__(self, name):  # what else asks for the app gets Flask's
         return getattr(self.app, name)
 
     def __call__(self, environ, start_response):
-        try:
-            endpoint, _ = self.app.url_map.bind_to_environ(environ).match()
-        except HTTPException:  # no route, or not that method: Flask's own answer
-            return self.app(environ, start_response)
+        key = tuple(map(environ.get, ROUTE_KEYS))
+        endpoint = self.endpoints.get(key)
+        if endpoint is None:
+            try:
+                endpoint, _ = self.app.url_map.bind_to_environ(environ).match()
+            except HTTPException:  # no route, or not that method: Flask's own answer
+                return self.app(environ, start_response)
+            if len(self.endpoints) > 10_000:  # S3's paths name keys: start again rather than grow
+                self.endpoints.clear()
+            self.endpoints[key] = endpoint
         handler = getattr(self.app.view_functions.get(endpoint), "callback", None)
         if handler is None:
             return self.app(environ, start_response)
@@ -98,16 +119,67 @@ def _handled(handler, request):
 
     recorder._record_request(request)
     try:
-        result = handler(request, request.raw_url, dict(request.headers))
+        result = handler(request, request.raw_url, dict(request.headers.items()))  # moto's dict(headers), in one pass
     except ClientError as exc:
         result = 400, {}, exc.response["Error"]["Message"]
     except HTTPException as exc:
         return exc
     status, headers, content = result if len(result) == 3 else (200, {}, result)
+    direct = _plain_answer(status, headers, content, request.method)
+    if direct is not None:
+        return direct
     response = Response(response=content, status=status, headers=headers)
     if request.method == "HEAD" and "content-length" in headers:
         response.headers["Content-Length"] = headers["content-length"]
     return response
+
+
+NO_BODY_STATUS = {204, 304}
+SET_APART = {"location", "content-location"}  # headers werkzeug rewrites as it answers
+
+
+def _plain_answer(status, headers, content, method: str):
+    """The WSGI answer Flask's Response (as `_handled` makes it) gives for a plain answer, made directly:
+    an int status of a known reason with a body, text or bytes content, headers a dict of text values
+    on one line each, no Location. None for anything else (Flask answers it)."""
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    if (type(status) is not int or status not in HTTP_STATUS_CODES or status < 200 or status in NO_BODY_STATUS
+            or not isinstance(content, (str, bytes)) or type(headers) is not dict):
+        return None
+    listed = []
+    for name, value in headers.items():
+        if type(name) is not str or type(value) is not str or "\n" in value or "\r" in value:
+            return None
+        if name.lower() in SET_APART:
+            return None
+        listed.append((name, value))
+    body = content.encode() if isinstance(content, str) else content
+    if not any(name.lower() == "content-type" for name, _ in listed):
+        listed.append(("Content-Type", "text/html; charset=utf-8"))  # Flask's default type
+    _set(listed, "Content-Length", str(len(body)))
+    if method == "HEAD" and "content-length" in headers:
+        _set(listed, "Content-Length", headers["content-length"])
+    status_line = f"{status} {HTTP_STATUS_CODES[status].upper()}"
+
+    def answer(environ, start_response):
+        start_response(status_line, listed)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    return answer
+
+
+def _set(listed: list, name: str, value: str) -> None:
+    """werkzeug's Headers.set on a list: the first header of that name (any case) becomes this one, later
+    ones go; without one, it is added at the end."""
+    lower = name.lower()
+    found = [i for i, (key, _) in enumerate(listed) if key.lower() == lower]
+    if not found:
+        listed.append((name, value))
+        return
+    listed[found[0]] = (name, value)
+    for i in reversed(found[1:]):
+        del listed[i]
 
 
 def _lighter(app):
@@ -198,6 +270,7 @@ def remember_s3_addressing() -> None:
     the Host header and two settings; the answer is kept per (host, settings).
     """
     from moto import settings
+    from moto.s3 import responses as s3_responses
     from moto.s3.responses import S3Response
 
     decide = S3Response.subdomain_based_buckets
@@ -217,6 +290,74 @@ def remember_s3_addressing() -> None:
 
     subdomain_based_buckets.remembers = True
     S3Response.subdomain_based_buckets = staticmethod(subdomain_based_buckets)
+    # The bucket a URL names, either way (each a function of the URL alone), asked three times a call.
+    s3_responses.bucket_name_from_url = functools.lru_cache(maxsize=4096)(s3_responses.bucket_name_from_url)
+    s3_responses.bucketpath_bucket_name_from_url = functools.lru_cache(maxsize=4096)(
+        s3_responses.bucketpath_bucket_name_from_url)
+
+
+def remember_bodies_not_json() -> None:
+    """Make moto try a request's body as JSON once, not once per parameter it looks for.
+
+    moto's `_get_param` looks a parameter up in the query, then in the body parsed as JSON, then in
+    the path. An S3 call asks for a few parameters, each a parse of a body (empty, an XML document,
+    an object's bytes) that fails again. The body a parse failed on is kept on the response (by
+    identity: moto may set another); for it, the lookup goes on to the path at once.
+    """
+    import json
+
+    from moto.core.responses import BaseResponse
+
+    if getattr(BaseResponse._get_param, "remembers", False):
+        return
+    moto_get_param = BaseResponse._get_param
+
+    def _get_param(self, param_name, if_none=None):
+        if self.automated_parameter_parsing:
+            return moto_get_param(self, param_name, if_none)
+        found = self.querystring.get(param_name)
+        if found is not None:
+            return found[0]
+        body = self.body
+        if body is not None and self.__dict__.get("_bootcamp_not_json") is not body:
+            try:
+                return json.loads(body)[param_name]
+            except ValueError:  # the parse failed (indexing raises only the others)
+                self._bootcamp_not_json = body
+            except (KeyError, TypeError):
+                pass
+        if self.uri_match:
+            try:
+                return self.uri_match[param_name]
+            except KeyError:
+                pass
+        return if_none
+
+    _get_param.remembers = True
+    BaseResponse._get_param = _get_param
+
+
+def quicker_header_views() -> None:
+    """Make moto's view of a request's headers list them as werkzeug's does when no name is to be kept.
+
+    moto's view gives an underscored S3 metadata name its original spelling, looked up for every header
+    of every listing (two a call); a request without such a name (see `keepalive.KeepAliveHandler`
+    .make_environ) has an empty record of them, and its listing is werkzeug's own.
+    """
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, EnvironHeaders
+    from werkzeug.datastructures import EnvironHeaders as WerkzeugEnvironHeaders
+
+    if getattr(EnvironHeaders.__iter__, "quicker", False):
+        return
+    moto_iter, werkzeug_iter = EnvironHeaders.__iter__, WerkzeugEnvironHeaders.__iter__
+
+    def __iter__(self):
+        if self.environ.get(PRESERVED_HEADER_NAMES_ENVIRON_KEY):
+            return moto_iter(self)
+        return werkzeug_iter(self)
+
+    __iter__.quicker = True
+    EnvironHeaders.__iter__ = __iter__
 
 
 def quicker_request_ids() -> None:
@@ -273,30 +414,3 @@ def quicker_header_parsing() -> None:
     parse_headers.quicker = True
     http.client.parse_headers = parse_headers
 
-
-def remember_attribute_keys() -> None:
-    """moto's serializer's candidate names for an attribute, worked out once per attribute, shape,
-    parent shape and object class (the answers' objects are of a few hundred classes and shapes)."""
-    from moto.core import serialize
-
-    picker = serialize.XFormedAttributePicker
-    if getattr(picker.get_possible_keys, "remembered", False):
-        return
-    work_out = picker.get_possible_keys
-    names: dict[tuple, tuple[str, ...]] = {}
-
-    def get_possible_keys(self, context):
-        obj, shape = context.obj, context.shape
-        if (type(self) is not picker or self.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS
-                or "Meta" in getattr(obj, "__dict__", ())):  # an object's own Meta: worked out each time
-            return work_out(self, context)
-        key = (context.key, shape, getattr(shape, "parent", None), type(obj))
-        found = names.get(key)
-        if found is None:
-            if len(names) > 100_000:  # models made anew would hold on to their shapes here: start again
-                names.clear()
-            found = names[key] = tuple(work_out(self, context))
-        return found
-
-    get_possible_keys.remembered = True
-    picker.get_possible_keys = get_possible_keys

@@ -26,6 +26,7 @@ import sys
 import time
 import traceback
 
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import WSGIRequestHandler, _wsgi_encoding_dance
@@ -85,6 +86,16 @@ class KeepAliveHandler(MotoRequestHandler, _DirectEnviron):
     protocol_version = "HTTP/1.1"  # werkzeug gives it only to a threaded server's handler
     timeout = IDLE_SECONDS
     disable_nagle_algorithm = True  # an answer is one write; do not hold it back
+
+    def make_environ(self) -> dict:
+        """moto's environ (werkzeug's, with the original spelling of underscored S3 metadata names kept);
+        for a request without an underscore in any header name, where that adds only an empty record,
+        werkzeug's made directly with that record."""
+        if any("_" in name for name in self.headers.keys()):
+            return super().make_environ()
+        environ = _DirectEnviron.make_environ(self)
+        environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
+        return environ
 
     def run_wsgi(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -49,10 +49,12 @@ Run as `python -m bootcamp.sandbox.server --port 4599`. Extensions over plain mo
   InvalidTarget for a target that is no instance, and an Inactive access key refused;
 - speed: connections kept open between a client's calls (`bootcamp.sandbox.keepalive`);
   moto's per-request routing lookups done once, a request's raw URL worked out once, S3's
-  host-or-path addressing decided once per host and request ids drawn in one call
-  (`bootcamp.sandbox.dispatch`), moto's Flask apps reading form data without Flask's debug aid and
-  the request log written without Python's logging machinery; `--no-speedups` serves as before, for bench/sandbox_speed.py
-  and tests/test_sandbox_speedups.py (the same bytes either way).
+  host-or-path addressing decided once per host, request ids drawn in one call and plain answers
+  written without Flask (`bootcamp.sandbox.dispatch`); moto's serializer looking values up and
+  writing XML directly (`bootcamp.sandbox.answers`); moto's Flask apps reading form data without
+  Flask's debug aid and the request log written without Python's logging machinery.
+  `--no-speedups` serves as before, for bench/sandbox_speed.py and tests/test_sandbox_speedups.py
+  (the same bytes either way).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from bootcamp.sandbox import SERVICE_NAME  # noqa: E402
 from bootcamp.redact import redact_log_line  # noqa: E402
-from bootcamp.sandbox import anonymous, authorize, dispatch, fidelity, lab4_apis, lab5_apis, shared, simulator, state_api  # noqa: E402
+from bootcamp.sandbox import anonymous, answers, authorize, dispatch, fidelity, lab4_apis, lab5_apis, shared, simulator, state_api  # noqa: E402
 from bootcamp.sandbox.access import CREDENTIAL, JSON_SERVICES, QUERY_CREDENTIAL, ROOT_KEY, listed as _listed  # noqa: E402
 from bootcamp.sandbox import token as control_token  # noqa: E402
 from bootcamp.sandbox.control import local_http  # noqa: E402
@@ -427,7 +429,10 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     dispatch.remember_s3_addressing()
     dispatch.quicker_request_ids()
     dispatch.quicker_header_parsing()
-    dispatch.remember_attribute_keys()
+    dispatch.remember_bodies_not_json()
+    dispatch.quicker_header_views()
+    answers.quicker_value_picking()
+    answers.quicker_xml_bodies()
     return Sandbox(dispatch.CachedDispatcher(create_backend_app), store)
 
 
@@ -442,8 +447,15 @@ class _DirectLog:
     """The same log lines, written to stderr without Python's logging machinery (werkzeug's logger goes
     through it for every request, several percent of a call; nothing here configures that logger)."""
 
+    redacted: dict[str, str] = {}  # a request line as written, by the line: most calls repeat one
+
     def log(self, type: str, message: str, *args) -> None:
-        line = redact_log_line(message % args if args else message)
+        line = message % args if args else message
+        if (written := self.redacted.get(line)) is None:
+            if len(self.redacted) > 4096:
+                self.redacted.clear()
+            written = self.redacted[line] = redact_log_line(line)
+        line = written
         sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {line}".rstrip() + "\n")
         sys.stderr.flush()
 
