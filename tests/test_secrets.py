@@ -86,6 +86,25 @@ def test_redaction_keeps_what_is_not_secret():
     assert redact(f"x {SECRET_KEY} y MY_API_TOKEN='{DB_PASSWORD}' z") == f"x {REDACTED} y MY_API_TOKEN={REDACTED} z"
 
 
+def test_redaction_skips_only_rules_that_cannot_match():
+    """Each rule is tried only where it could match, and a long string is redacted once while it recurs:
+    the text is what every rule tried in turn makes of it, the case-folded spellings of a name included."""
+    from bootcamp.redact import ASSIGNMENT, TEXT_RULES, redact_text
+
+    def every_rule(text):
+        text = ASSIGNMENT.sub(lambda m: m.group(1) + (REDACTED if m.group(2) != REDACTED else m.group(2)), text)
+        for rule in TEXT_RULES:
+            text = rule.sub(REDACTED, text)
+        return text
+
+    texts = [USER_DATA, KEY_ID, SECRET_KEY, SESSION_TOKEN, "short", "", "x=1", "MY_\u017fECRET=abc",
+             "api_To\u212aen: abc", "PaSsWoRd = 'quoted'", "ASIA" + "A1" * 8, "a " * 200 + SECRET_KEY,
+             "%2F" * 70, "A" * 300, USER_DATA * 3, "\n".join(["A" * 76] * 4 + ["B" * 40]), f"k={KEY_ID}" * 30]
+    for text in texts + texts:  # the second time, the long ones come from the memo
+        assert redact_text(text) == every_rule(text), text[:60]
+    assert redact_text("MY_\u017fECRET=abc") == f"MY_\u017fECRET={REDACTED}"
+
+
 def test_the_sandbox_log_holds_no_credentials_and_only_its_owner_reads_it(sandbox):
     s3 = boto3.client("s3", endpoint_url=control.endpoint(sandbox), region_name="us-west-2",
                       aws_access_key_id=sandbox.sandbox_account, aws_secret_access_key=control.SECRET,

@@ -19,7 +19,7 @@ def write(graded: ClassGrade, out: Path) -> list[Record]:
     records = []
     for g in graded.grades:
         record = Record(g.learner.id, g.learner.name, g.learner.line, g.result, g.error)
-        write_learner(out, record, g.inventory.to_dict() if g.inventory is not None else None)
+        write_learner(out, record, g.inventory)
         records.append(record)
     problems = [{"line": p.line, "learner": p.learner, "message": p.message} for p in graded.problems]
     write_class(out, graded.lab, graded.target, graded.lang, records, problems, "/".join(map(str, graded.shard)),

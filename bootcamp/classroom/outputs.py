@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bootcamp import report
+from bootcamp.inventory import Inventory
 from bootcamp.labmodel import Lab
 from bootcamp.redact import redact, redact_text
 from bootcamp.render import render
@@ -65,15 +66,15 @@ def learner_dir(out: Path, learner_id: str) -> Path:
     return out / "learners" / learner_id
 
 
-def write_learner(out: Path, record: Record, inventory_dict: dict | None) -> None:
+def write_learner(out: Path, record: Record, inventory: Inventory | None) -> None:
     folder = learner_dir(out, record.id)
     folder.mkdir(parents=True, exist_ok=True)
     payload = {**record.result.to_dict(), "learner": {"id": record.id, "name": record.name}}
     if record.error:
         payload["error"] = record.error
     _json(folder / "grade.json", payload)
-    if inventory_dict is not None:
-        _json(folder / "snapshot.json", redact(inventory_dict))
+    if inventory is not None:
+        _json(folder / "snapshot.json", inventory.to_dict())  # redacted
     _json(folder / "gradescope" / "results.json", gradescope(record))
 
 
