@@ -221,7 +221,7 @@ def _xml_documents() -> list:
                "@i": 7, "#text": "a < b & c > d", "child": ["x", None, {"#text": None}, {"#text": ""}, 5, [1, 2]]}},
         {"Mixed": {"#text": "after the children", "c": "1", "d": {"e": ""}, "tuple": ("one", "two"), "nothing": ()}},
         {"Wrapper": [{"only": "one"}]},
-        {"Nothing": []},
+        {"Nothing": []}, {"OnlyAnEmptyTuple": {"t": ()}}, {"Texts": {"a": ["", "x & y", ""]}},
         {"Unicode": {"name": "caf\u00e9 \u2603", "attr": {"@v": "\u00e9"}}},
         {"Two": "roots", "Or": "more"}, {"Many": ["a", "b"]}, {}, {"#comment": "c", "R": "r"},
         {"R": {"bad name": "x"}}, {"R": {"@bad<attr": "x"}}, {"R": {"@xmlns": {"p": "urn:p"}}}, {"R": {5: "int key"}},

@@ -125,6 +125,12 @@ def _element(out: list[str], name: Any, value: Any, short: bool) -> None:
     else:  # another iterable (a generator, a set): left to xmltodict
         raise _Unusual
     for item in items:
+        if isinstance(item, str):  # text alone, the commonest element
+            if item:
+                out.append(f"<{name}>{_escaped(item)}</{name}>")
+            else:
+                out.append(f"<{name}/>" if short else f"<{name}></{name}>")
+            continue
         if item is None:
             item = {}
         elif isinstance(item, str):
@@ -141,9 +147,10 @@ def _element(out: list[str], name: Any, value: Any, short: bool) -> None:
                 if key == "@xmlns" and isinstance(child, dict):
                     raise _Unusual  # a namespace map
                 attributes[_checked(key[1:])] = "" if child is None else _text(child)
-            elif not (isinstance(child, list) and not child):  # an empty list writes nothing
+            elif not (isinstance(child, (list, tuple)) and not child):  # nor does an empty list or tuple
                 children.append((key, child))
-        start = "<" + name + "".join(f" {key}={_attribute(val)}" for key, val in attributes.items())
+        start = "<" + name + "".join(f" {key}={_attribute(val)}" for key, val in attributes.items()) \
+            if attributes else "<" + name
         if children or text:
             out.append(start + ">")
             for key, child in children:
@@ -205,12 +212,28 @@ def quicker_value_picking() -> None:
         else:
             found = None
         transformers = picking.response_transformers
-        if transformers:  # the first whose path ends the value's path changes it, as in moto's picker
-            path = f"{'.'.join(self.path)}.{key}"
+        if transformers and may_transform(transformers, key):  # the first whose path ends the value's path
+            path = f"{'.'.join(self.path)}.{key}"                 # changes it, as in moto's picker
             for ending, transform in transformers.items():
                 if path.endswith(ending):
                     return transform(found)
         return found
+
+    endings: dict[int, tuple[dict, int, dict[str, bool]]] = {}  # id of a table: (it, its size, key: may match)
+
+    def may_transform(transformers: dict, key: str) -> bool:
+        """Whether a path that ends in ".key" could end in one of the table's paths: one that is a suffix
+        of the key, or that ends in ".key". moto only adds to its tables; a table that grew is read anew."""
+        kept = endings.get(id(transformers))
+        if kept is None or kept[0] is not transformers or kept[1] != len(transformers):
+            if len(endings) > 1000:
+                endings.clear()
+            kept = endings[id(transformers)] = (transformers, len(transformers), {})
+        answer = kept[2].get(key)
+        if answer is None:
+            dotted = "." + key
+            answer = kept[2][key] = any(key.endswith(ending) or ending.endswith(dotted) for ending in transformers)
+        return answer
 
     get_possible_keys.remembered = True
     picker.get_possible_keys = get_possible_keys

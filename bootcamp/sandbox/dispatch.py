@@ -38,7 +38,8 @@ A fifth, of the handler alone (fed recorded boto3 requests in one process, under
 more work done again within a call, each one to four percent of it: the URL map matched anew for
 the same host, path and method (`DirectRoutes` keeps the endpoint); every S3 parameter moto looks
 for trying the body as JSON (`remember_bodies_not_json`); the bucket name taken from the URL three
-times (`remember_s3_addressing`); moto's header view spelling every header's name twice a call
+times (`remember_s3_addressing`); an EC2 filter's pattern made for every resource's tags
+(`remember_filter_patterns`); moto's header view spelling every header's name twice a call
 for the one kind of name it keeps (`quicker_header_views`); and Flask's Response rebuilding
 moto's headers, then copying them to answer (`_plain_answer` writes the same list directly).
 """
@@ -358,6 +359,21 @@ def quicker_header_views() -> None:
 
     __iter__.quicker = True
     EnvironHeaders.__iter__ = __iter__
+
+
+def remember_filter_patterns() -> None:
+    """Make moto's EC2 turn a filter value into its regular expression once, not once per resource.
+
+    EC2 answers list each resource's tags through the tag backend, which translates the resource's id
+    into a pattern (fnmatch's translate) every time: a few percent of a describe_subnets call.
+    """
+    from moto.ec2 import utils as ec2_utils
+    from moto.ec2.models import tags as ec2_tags
+
+    if hasattr(ec2_utils.simple_aws_filter_to_re, "cache_info"):
+        return
+    remembered = functools.lru_cache(maxsize=4096)(ec2_utils.simple_aws_filter_to_re)
+    ec2_utils.simple_aws_filter_to_re = ec2_tags.simple_aws_filter_to_re = remembered
 
 
 def quicker_request_ids() -> None:

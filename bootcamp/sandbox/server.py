@@ -431,6 +431,7 @@ def build_app(store: Store | None = None, speedups: bool = True) -> Sandbox:
     dispatch.quicker_header_parsing()
     dispatch.remember_bodies_not_json()
     dispatch.quicker_header_views()
+    dispatch.remember_filter_patterns()
     answers.quicker_value_picking()
     answers.quicker_xml_bodies()
     return Sandbox(dispatch.CachedDispatcher(create_backend_app), store)
