@@ -54,6 +54,7 @@ import threading
 import moto.core.responses as moto_responses
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 _UNKNOWN = object()
 PLAIN_HOST = re.compile(r"[a-z0-9.-]+(:[0-9]+)?")  # a host werkzeug's URL helpers leave as it is
@@ -143,8 +144,6 @@ def _plain_answer(status, headers, content, method: str):
     """The WSGI answer Flask's Response (as `_handled` makes it) gives for a plain answer, made directly:
     an int status of a known reason with a body, text or bytes content, headers a dict of text values
     on one line each, no Location. None for anything else (Flask answers it)."""
-    from werkzeug.http import HTTP_STATUS_CODES
-
     if (type(status) is not int or status not in HTTP_STATUS_CODES or status < 200 or status in NO_BODY_STATUS
             or not isinstance(content, (str, bytes)) or type(headers) is not dict):
         return None

@@ -448,15 +448,8 @@ class _DirectLog:
     """The same log lines, written to stderr without Python's logging machinery (werkzeug's logger goes
     through it for every request, several percent of a call; nothing here configures that logger)."""
 
-    redacted: dict[str, str] = {}  # a request line as written, by the line: most calls repeat one
-
     def log(self, type: str, message: str, *args) -> None:
-        line = message % args if args else message
-        if (written := self.redacted.get(line)) is None:
-            if len(self.redacted) > 4096:
-                self.redacted.clear()
-            written = self.redacted[line] = redact_log_line(line)
-        line = written
+        line = redact_log_line(message % args if args else message)
         sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {line}".rstrip() + "\n")
         sys.stderr.flush()
 
